@@ -1,0 +1,1 @@
+"""PostgreSQL access: the one place that talks to asyncpg."""
