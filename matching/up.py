@@ -1,0 +1,152 @@
+"""`matching up`: everything a newcomer needs, locally, in one command.
+
+Uses DATABASE_URL / REDIS_URL / KAFKA_BOOTSTRAP_SERVERS when set; starts an embedded
+PostgreSQL, a redis-server and a tansu broker under the data folder for those that are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from matching import artifacts
+from matching.candidates import KIND
+from matching.settings import Settings
+
+
+def _start_services(home: Path, stack: contextlib.ExitStack) -> None:
+    """Fill in every unset service variable with an embedded service under `home`."""
+    from matching import local_services as ls
+
+    if not os.environ.get("DATABASE_URL"):
+        pg = ls.EmbeddedPostgres(home / "postgres")
+        pg.start()
+        stack.callback(pg.stop)
+        os.environ["DATABASE_URL"] = pg.ensure_database("matching")
+        print(f"  postgres  {os.environ['DATABASE_URL']} (data in {home / 'postgres'})")
+    if not os.environ.get("REDIS_URL"):
+        redis = ls.LocalRedis(home / "redis")
+        os.environ["REDIS_URL"] = redis.start()
+        stack.callback(redis.stop)
+        print(f"  redis     {os.environ['REDIS_URL']}")
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        broker = ls.TansuBroker(home / "kafka")
+        os.environ["KAFKA_BOOTSTRAP_SERVERS"] = broker.start()
+        stack.callback(broker.stop)
+        print(f"  kafka     {os.environ['KAFKA_BOOTSTRAP_SERVERS']} (tansu, in memory)")
+
+
+async def _prepare(settings: Settings, users: int) -> str | None:
+    """Migrate, seed, build a snapshot; returns one demo user's id."""
+    from matching.seed import seed
+    from matching.storage.db import connect
+    from training.build_index import build_index
+
+    report = await seed(settings, users)
+    print(f"  seeded    {report.inserted} new, {report.skipped} existing ({report.seconds:.0f}s)")
+    if report.inserted or artifacts.latest(settings.index.artifacts_dir, KIND) is None:
+        folder, manifest = await build_index(settings)
+        print(
+            f"  index     {folder.name}: {manifest['live_count']} people, "
+            f"{manifest['params']['kind']}, recall@10 {manifest['metrics']['recall_at_10']}"
+        )
+    conn = await connect(settings.database)
+    try:
+        user = await conn.fetchval("SELECT id FROM profiles ORDER BY created_at, id LIMIT 1")
+    finally:
+        await conn.close()
+    return None if user is None else str(user)
+
+
+def _wait_ready(url: str, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"{url}/health/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        time.sleep(1)
+    raise SystemExit(f"matching: the service at {url} did not become ready")
+
+
+def _serve(args: argparse.Namespace, composition: str) -> None:
+    import ray
+    from ray import serve
+
+    from serve_app.app import AppArgs, build_app
+
+    # On small, busy machines the proxy can take longer than the 5 s default to answer.
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "30")
+    # On small, busy machines the proxy can take longer than the 5 s default to answer.
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "30")
+    ray.init(include_dashboard=False, configure_logging=False)
+    serve.start(http_options={"host": args.host, "port": args.port})
+    serve.run(
+        build_app(AppArgs(composition=composition)),  # type: ignore[arg-type]
+        name="matching",
+        route_prefix="/",
+        blocking=False,
+    )
+
+
+def run_up(args: argparse.Namespace) -> int:
+    home = Path(args.home or os.environ.get("MATCHING_HOME") or ".matching").absolute()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("MATCHING_ARTIFACTS_DIR", str(home / "artifacts"))
+    composition = args.composition
+    if composition == "auto":
+        composition = "single" if (os.cpu_count() or 1) <= 4 else "pipeline"
+    print(f"matching up: data in {home}")
+    with contextlib.ExitStack() as stack:
+        _start_services(home, stack)
+        settings = Settings.from_env()
+        demo_user = asyncio.run(_prepare(settings, args.users))
+        _serve(args, composition)
+        url = f"http://{args.host}:{args.port}"
+        _wait_ready(url)
+        _print_banner(url, composition, demo_user)
+        _wait_for_signal()
+        _shutdown()
+    return 0
+
+
+def _print_banner(url: str, composition: str, demo_user: str | None) -> None:
+    print(f"\nmatching service is up ({composition} composition)")
+    print(f"  API docs  {url}/docs")
+    print(f"  health    {url}/health")
+    if demo_user:
+        print(f"  discover  curl '{url}/v1/users/{demo_user}/discover?limit=5'")
+    print(
+        f"  search    curl -X POST {url}/v1/search -H 'content-type: application/json' "
+        '-d \'{"prompt": "hiking enthusiasts who mentor founders", '
+        '"latitude": 37.77, "longitude": -122.42, "limit": 5}\''
+    )
+    print("Ctrl-C stops the service and the embedded servers.", flush=True)
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+
+    def handler(*_: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    stop.wait()
+
+
+def _shutdown() -> None:
+    import ray
+    from ray import serve
+
+    with contextlib.suppress(Exception):
+        serve.shutdown()
+    ray.shutdown()
