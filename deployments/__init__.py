@@ -1,0 +1,1 @@
+"""The Serve stages: each a plain class, wrapped as a deployment by serve_app.app."""

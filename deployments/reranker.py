@@ -1,0 +1,233 @@
+"""Reranker: two-sided compatibility of retrieved candidates, with reasons a person can read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from matching import prompt as prompt_terms
+from matching.candidates import Candidate
+from matching.filters import person_distance_km
+from matching.geo import haversine_km
+from matching.person import Person
+from matching.profile import FACTORS
+from matching.scoring import (
+    DirectedScore,
+    activity_level,
+    directed_score,
+    effective_weights,
+    harmonic_mean,
+    primary_factors,
+)
+from matching.settings import MatchingSettings, Settings
+
+WEIGHTED_VERSION = "weighted-v1"
+PROMPT_WEIGHT = 0.6  # in search, how much the prompt counts against compatibility
+EVENT_BOOST, EVENT_BOOST_MAX = 0.05, 0.1  # per event both attend; visible in the reasons
+
+
+@dataclass(frozen=True, slots=True)
+class PromptQuery:
+    """What a search ranks against besides the candidates' similarity to the prompt."""
+
+    text: str
+    latitude: float | None = None
+    longitude: float | None = None
+    radius_km: float | None = None
+
+
+@dataclass(slots=True)
+class RankedMatch:
+    user_id: str
+    name: str
+    headline: str | None
+    compatibility_score: float
+    score_breakdown: dict[str, float]
+    mutual: dict[str, float] | None
+    reasons: dict[str, Any]
+    algorithm_version: str
+    prompt_similarity: float | None = None
+    sort_key: float = field(default=0.0, repr=False)
+
+
+class Reranker:
+    """The weighted score; a trained model from a versioned artifact can replace it."""
+
+    def __init__(self, settings: MatchingSettings | None = None) -> None:
+        self._settings = settings or Settings.from_env().matching
+        self._weights = self._settings.weights
+        self.version = WEIGHTED_VERSION
+
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """user_config: {"weights": {factor: w}} swaps the default weights without restart."""
+        weights = config.get("weights")
+        if weights:
+            unknown = set(weights) - set(FACTORS)
+            if unknown:
+                raise ValueError(f"unknown factors in weights: {sorted(unknown)}")
+            self._weights = {f: float(weights.get(f, 0.0)) for f in FACTORS}
+            self.version = str(config.get("version", f"{WEIGHTED_VERSION}-custom"))
+
+    def info(self) -> dict[str, Any]:
+        return {"version": self.version, "kind": "weighted", "weights": self._weights}
+
+    async def rank(
+        self,
+        requester: Person,
+        candidates: list[Candidate],
+        limit: int,
+        shared_events: dict[str, list[str]] | None = None,
+    ) -> list[RankedMatch]:
+        """Discovery: both directions scored, ranked by their harmonic mean; people going
+        to the same events (`shared_events`: user id -> event names) get a small boost."""
+        now = datetime.now(UTC)
+        ranked = [self._pair(requester, c, c.similarity, now) for c in candidates]
+        for match in ranked:
+            _boost(match, (shared_events or {}).get(match.user_id, []))
+        return self._top(ranked, limit)
+
+    async def score_pair(self, a: Person, candidate: Candidate) -> RankedMatch:
+        """One pair, both directions, no threshold: the score a new match is stored with."""
+        return self._pair(a, candidate, candidate.similarity, datetime.now(UTC))
+
+    async def rank_for_prompt(
+        self,
+        query: PromptQuery,
+        requester: Person | None,
+        candidates: list[Candidate],
+        limit: int,
+    ) -> list[RankedMatch]:
+        now = datetime.now(UTC)
+        norm = prompt_terms.normalise(query.text)
+        out = []
+        for c in candidates:
+            similarity = max(0.0, min(1.0, c.similarity))
+            if requester is not None:
+                asked = prompt_terms.mentioned(c.person.interests, norm)
+                match = self._pair(requester, c, c.affinity, now, asked)
+            else:
+                match = self._for_prompt(query, norm, c.person, similarity, now)
+            match.prompt_similarity = round(similarity, 4)
+            match.sort_key = PROMPT_WEIGHT * similarity + (1 - PROMPT_WEIGHT) * match.sort_key
+            out.append(match)
+        return self._top(out, limit)
+
+    def _top(self, ranked: list[RankedMatch], limit: int) -> list[RankedMatch]:
+        threshold = self._settings.similarity_threshold
+        kept = [m for m in ranked if m.compatibility_score >= threshold]
+        kept.sort(key=lambda m: (-m.sort_key, m.user_id))
+        return kept[:limit]
+
+    def _directed(self, a: Person, b: Person, similarity: float, now: datetime) -> DirectedScore:
+        return directed_score(
+            a, b, similarity, now, self._weights, self._settings.default_distance_km
+        )
+
+    def _pair(
+        self,
+        a: Person,
+        c: Candidate,
+        similarity: float,
+        now: datetime,
+        asked: frozenset[str] = frozenset(),
+    ) -> RankedMatch:
+        """`asked`: b's interests that a search prompt named, shown as shared too."""
+        b = c.person
+        ours, theirs = self._directed(a, b, similarity, now), self._directed(b, a, similarity, now)
+        score = harmonic_mean(ours.score, theirs.score)
+        distance = person_distance_km(a, b)
+        reasons = _reasons(
+            sorted(((a.interests | a.prefs.interests) & b.interests) | asked),
+            distance,
+            ours.factors["industry_alignment"] >= 1.0,
+            primary_factors(ours),
+            b.industry,
+        )
+        return RankedMatch(
+            user_id=str(b.user_id),
+            name=b.name,
+            headline=b.headline,
+            compatibility_score=round(score, 4),
+            score_breakdown={f: round(v, 4) for f, v in ours.factors.items()},
+            mutual={"your_fit": round(ours.score, 4), "their_fit": round(theirs.score, 4)},
+            reasons=reasons,
+            algorithm_version=self.version,
+            sort_key=score,
+        )
+
+    def _for_prompt(
+        self, q: PromptQuery, norm: str, b: Person, similarity: float, now: datetime
+    ) -> RankedMatch:
+        """No requester: the factors say how well b fits what the prompt asks for."""
+        shared = prompt_terms.mentioned(b.interests, norm)
+        distance = None
+        if q.latitude is not None and q.longitude is not None and b.has_location:
+            assert b.latitude is not None and b.longitude is not None
+            distance = haversine_km(q.latitude, q.longitude, b.latitude, b.longitude)
+        radius = q.radius_km or self._settings.default_distance_km
+        industry = bool(b.industry and prompt_terms.mentioned(frozenset({b.industry}), norm))
+        factors = {
+            "profile_similarity": similarity,
+            "interest_overlap": min(1.0, len(shared) / max(1, min(3, len(b.interests)))),
+            "location_proximity": 0.0 if distance is None else max(0.0, 1 - distance / radius),
+            "industry_alignment": 1.0 if industry else 0.0,
+            "activity_compatibility": activity_level(b, now),
+        }
+        weights = effective_weights(self._weights, b)
+        score = sum(weights[f] * factors[f] for f in FACTORS)
+        top = sorted(FACTORS, key=lambda f: weights[f] * factors[f], reverse=True)[:2]
+        return RankedMatch(
+            user_id=str(b.user_id),
+            name=b.name,
+            headline=b.headline,
+            compatibility_score=round(score, 4),
+            score_breakdown={f: round(v, 4) for f, v in factors.items()},
+            mutual=None,
+            reasons=_reasons(sorted(shared), distance, industry, top, b.industry),
+            algorithm_version=self.version,
+            sort_key=score,
+        )
+
+    def check_health(self) -> None:
+        if abs(sum(self._weights.values()) - 1.0) > 0.01 and self.version == WEIGHTED_VERSION:
+            raise RuntimeError("reranker weights do not sum to 1")
+
+
+def _boost(match: RankedMatch, events: list[str]) -> None:
+    if not events:
+        return
+    bonus = min(EVENT_BOOST_MAX, EVENT_BOOST * len(events))
+    match.compatibility_score = round(min(1.0, match.compatibility_score + bonus), 4)
+    match.sort_key += bonus
+    match.reasons["shared_events"] = sorted(events)
+    match.reasons["summary"] = "; ".join(
+        [f"both attending {', '.join(sorted(events)[:2])}", match.reasons["summary"]]
+    )
+
+
+def _reasons(
+    shared: list[str],
+    distance: float | None,
+    industry_match: bool,
+    primary: list[str],
+    industry: str | None,
+) -> dict[str, Any]:
+    parts = []
+    if shared:
+        parts.append(
+            f"shares {len(shared)} interest{'s' if len(shared) > 1 else ''}: "
+            + ", ".join(shared[:3])
+        )
+    if distance is not None:
+        parts.append(f"{distance:.1f} km away")
+    if industry_match and industry:
+        parts.append(f"also in {industry}")
+    return {
+        "shared_interests": shared,
+        "distance_km": None if distance is None else round(distance, 1),
+        "industry_match": industry_match,
+        "primary_factors": primary,
+        "shared_events": [],
+        "summary": "; ".join(parts) or "similar profile",
+    }

@@ -1,0 +1,194 @@
+"""Retriever: FAISS candidates under two-sided hard filters, in step with PostgreSQL.
+
+Every profile write appends to `index_changes` in its own transaction; each replica replays
+that log before it answers, so any replica sees a write as soon as the write has returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import numpy as np
+
+from matching import artifacts
+from matching.candidates import KIND, Candidate, CandidateIndex
+from matching.embedding import model_path, model_version
+from matching.filters import SearchFilters
+from matching.index import set_threads
+from matching.person import Person
+from matching.settings import Settings
+from matching.storage import profiles
+from matching.storage.db import create_pool
+
+log = logging.getLogger(__name__)
+_DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+class UnknownUser(LookupError):
+    """The user has no live profile in the index."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    requester: Person | None
+    candidates: list[Candidate]
+
+
+class Retriever:
+    """Holds the CandidateIndex; `start()` loads it (snapshot, else a build from the DB)."""
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self._settings = settings or Settings.from_env()
+        self.model_version = model_version(model_path(self._settings.model))
+        self._pool: asyncpg.Pool | None = None
+        self._index: CandidateIndex | None = None
+        self._seq = 0
+        self._sync_lock = asyncio.Lock()
+        self._stale_since: float | None = None
+        set_threads(self._settings.index.faiss_threads)
+
+    async def start(self) -> None:
+        self._pool = await create_pool(self._settings.database)
+        async with self._pool.acquire() as conn:
+            # Read the log position first: replaying from it is idempotent.
+            seq = await profiles.last_change_seq(conn)
+            people = await profiles.fetch_people(conn, self.model_version)
+        self._index = await asyncio.to_thread(self._load, people)
+        self._seq = seq
+        await self.sync()
+        log.info("retriever ready: %s", self._index.stats())
+
+    def _load(self, people: list[profiles.IndexedPerson]) -> CandidateIndex:
+        root = self._settings.index.artifacts_dir
+        snapshot = artifacts.latest(root, KIND)
+        if snapshot is not None:
+            manifest = artifacts.read_manifest(snapshot)
+            if manifest.get("model_version") == self.model_version:
+                return CandidateIndex.from_snapshot(snapshot, people, self._settings.index)
+            log.warning("snapshot %s is for another model; rebuilding", snapshot.name)
+        dim = len(people[0].embedding) if people else 384
+        return CandidateIndex.build(people, dim, self._settings.index, artifacts.new_version())
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+
+    @property
+    def index(self) -> CandidateIndex:
+        if self._index is None:
+            raise RuntimeError("retriever is not started")
+        return self._index
+
+    async def sync(self) -> int:
+        """Replay the change log past what this replica has applied; returns the position."""
+        assert self._pool is not None
+        async with self._sync_lock:
+            async with self._pool.acquire(timeout=2) as conn:
+                while True:
+                    changes = await profiles.changes_since(conn, self._seq)
+                    if not changes:
+                        return self._seq
+                    await self._apply(conn, changes)
+                    self._seq = int(changes[-1]["seq"])
+
+    async def _apply(self, conn: asyncpg.Connection, changes: list[Any]) -> None:
+        upserts = {c["user_id"] for c in changes if c["op"] == "upsert"}
+        fresh = {
+            p.person.user_id: p
+            for p in await profiles.fetch_people(conn, self.model_version, sorted(upserts))
+        }
+        for user_id in {c["user_id"] for c in changes}:
+            if user_id in fresh:
+                self.index.upsert(fresh[user_id].person, fresh[user_id].embedding)
+            else:  # deleted, deactivated, or embedded by another model
+                self.index.remove(user_id)
+
+    async def _catch_up(self) -> None:
+        """Replay before answering; with the database unreachable, answer from what this
+        replica has (no write can have succeeded meanwhile) and say so in info()."""
+        try:
+            await self.sync()
+        except _DB_ERRORS as exc:
+            if self._stale_since is None:
+                log.warning(
+                    "change log unreachable, serving the index as of seq %d: %s", self._seq, exc
+                )
+                self._stale_since = time.time()
+        else:
+            self._stale_since = None
+
+    async def discover(
+        self, user_id: UUID, k: int, exclude: frozenset[UUID] = frozenset()
+    ) -> Retrieval:
+        await self._catch_up()
+        requester = self.index.store.person(user_id)
+        vector = self.index.vector_of(user_id)
+        if requester is None or vector is None:
+            raise UnknownUser(str(user_id))
+        found = self.index.search(vector, k, requester=requester, exclude=exclude)
+        return Retrieval(requester, [_with_affinity(c, c.similarity) for c in found])
+
+    async def search(
+        self,
+        query: np.ndarray,
+        k: int,
+        filters: SearchFilters,
+        requester_id: UUID | None = None,
+        exclude: frozenset[UUID] = frozenset(),
+    ) -> Retrieval:
+        await self._catch_up()
+        requester, mine = None, None
+        if requester_id is not None:
+            requester = self.index.store.person(requester_id)
+            mine = self.index.vector_of(requester_id)
+            if requester is None or mine is None:
+                raise UnknownUser(str(requester_id))
+        found = self.index.search(query, k, requester=requester, filters=filters, exclude=exclude)
+        if mine is None:
+            return Retrieval(None, found)
+        return Retrieval(
+            requester,
+            [
+                _with_affinity(c, float(self.index.vector_of(c.person.user_id) @ mine))
+                for c in found
+            ],
+        )
+
+    async def pair(self, a: UUID, b: UUID) -> Retrieval:
+        """The two people and their cosine, for scoring a new match (no filters)."""
+        await self._catch_up()
+        first, second = self.index.store.person(a), self.index.store.person(b)
+        va, vb = self.index.vector_of(a), self.index.vector_of(b)
+        if first is None or va is None:
+            raise UnknownUser(str(a))
+        if second is None or vb is None:
+            raise UnknownUser(str(b))
+        similarity = float(va @ vb)
+        return Retrieval(first, [Candidate(second, similarity, similarity)])
+
+    def person(self, user_id: UUID) -> Person | None:
+        return self.index.store.person(user_id)
+
+    def info(self) -> dict[str, Any]:
+        if self._index is None:
+            return {"ready": False}
+        return {
+            "ready": True,
+            "model_version": self.model_version,
+            "applied_seq": self._seq,
+            **self._index.stats(),
+        }
+
+    async def check_health(self) -> None:
+        if self._index is None or self._pool is None:
+            raise RuntimeError("retriever index not loaded")
+
+
+def _with_affinity(c: Candidate, affinity: float) -> Candidate:
+    return Candidate(c.person, c.similarity, affinity)

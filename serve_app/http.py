@@ -1,0 +1,96 @@
+"""The FastAPI application, built around a MatchingService (inside a replica or a test)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from matching import __version__
+from serve_app import errors
+from serve_app.interactions import InteractionService
+from serve_app.routes import (
+    analytics,
+    blocks,
+    discover,
+    health,
+    matches,
+    profiles,
+    search,
+    swipes,
+)
+from serve_app.service import MatchingService
+
+
+class BodyLimit:
+    """413 for bodies over `limit` bytes, by Content-Length or as they stream in."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._reject(send)
+            return
+        seen = 0
+
+        async def counting() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting, send)
+        except _TooLarge:
+            await self._reject(send)
+
+    async def _reject(self, send: Send) -> None:
+        body = json.dumps(
+            {
+                "error": "PayloadTooLarge",
+                "field": "body",
+                "message": f"body: larger than {self.limit} bytes",
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_http_app(service: MatchingService) -> FastAPI:
+    app = FastAPI(
+        title="Matching service",
+        version=__version__,
+        description="Who should meet whom, and why: discovery and prompt search.",
+    )
+    app.state.service = service
+    app.state.interactions = InteractionService(service)
+    routers = (profiles, discover, search, swipes, matches, blocks, analytics, health)
+    for module in routers:
+        app.include_router(module.router)
+    errors.install(app)
+    origins = service.settings.serving.cors_origin_list
+    if origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"]
+        )
+    app.add_middleware(BodyLimit, limit=service.settings.serving.max_body_bytes)
+    return app

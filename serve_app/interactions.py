@@ -1,0 +1,185 @@
+"""Swipes, matches and analytics over the shared pool, caches and stages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from deployments.retriever import UnknownUser as NotIndexed
+from matching.storage import analytics, matches, swipes
+from matching.storage.errors import (
+    IllegalSwipeChange,
+    IllegalTransition,
+    InvalidCursor,
+    MatchNotFound,
+    NotAMember,
+    UnknownUser,
+)
+from serve_app.errors import Conflict, Forbidden, InvalidInput, NotFound
+from serve_app.interaction_schemas import (
+    AnalyticsEventIn,
+    MatchPage,
+    MatchPublic,
+    MatchUpdate,
+    SwipeCreate,
+    SwipeResult,
+)
+from serve_app.service import MatchingService
+
+log = logging.getLogger(__name__)
+
+
+def match_public(m: matches.Match) -> MatchPublic:
+    return MatchPublic(
+        match_id=m.id,
+        user1_id=m.user1_id,
+        user2_id=m.user2_id,
+        status=m.status,  # type: ignore[arg-type]
+        compatibility_score=m.compatibility_score,
+        match_reason=m.match_reason,
+        algorithm_version=m.algorithm_version,
+        created_at=m.created_at,
+        updated_at=m.updated_at,
+        expires_at=m.expires_at,
+    )
+
+
+class InteractionService:
+    """What turns recommendations into matches; every change writes its event in the same
+    transaction (the relay publishes it)."""
+
+    def __init__(self, core: MatchingService) -> None:
+        self._core = core
+        self._topic = core.settings.kafka.matching_topic
+
+    async def swipe(self, body: SwipeCreate) -> SwipeResult:
+        await self._core.limit(body.swiper_id, "swipes")
+        context = body.context.model_dump(exclude_none=True) if body.context else {}
+        async with self._core.connection() as conn:
+            try:
+                result = await swipes.record_swipe(
+                    conn,
+                    body.swiper_id,
+                    body.swiped_id,
+                    body.action,
+                    context,
+                    self._topic,
+                    self._score_pair,
+                    match_ttl_days=self._core.settings.matching.match_ttl_days,
+                )
+            except UnknownUser as exc:
+                field = "swiper_id" if exc.user_id == body.swiper_id else "swiped_id"
+                raise NotFound(field, str(exc)) from exc
+            except IllegalSwipeChange as exc:
+                raise Conflict("action", str(exc)) from exc
+            match = await matches.get_match(conn, result.match_id) if result.match_id else None
+        if result.changed:
+            await self._core.discover_cache.invalidate_user(str(body.swiper_id))
+        return SwipeResult(
+            swiper_id=result.swiper_id,
+            swiped_id=result.swiped_id,
+            action=body.action,
+            changed=result.changed,
+            mutual=result.mutual,
+            match=match_public(match) if match else None,
+        )
+
+    async def _score_pair(self, a: UUID, b: UUID) -> tuple[float, dict[str, Any], str]:
+        """The pair's compatibility as discover computes it, stored with the match."""
+        try:
+            found = await self._core.retriever.pair.remote(a, b)
+        except NotIndexed:
+            return 0.0, {"summary": "not scored: a profile is not indexed"}, "unscored"
+        ranked = await self._core.reranker.score_pair.remote(found.requester, found.candidates[0])
+        reasons = dict(ranked.reasons)
+        return ranked.compatibility_score, reasons, ranked.algorithm_version
+
+    async def list_matches(
+        self, user_id: UUID, status: str | None, limit: int, cursor: str | None
+    ) -> MatchPage:
+        async with self._core.connection() as conn:
+            try:
+                page, next_cursor = await matches.list_matches(conn, user_id, status, limit, cursor)
+            except InvalidCursor as exc:
+                raise InvalidInput("cursor", str(exc)) from exc
+        return MatchPage(matches=[match_public(m) for m in page], next_cursor=next_cursor)
+
+    async def get_match(self, match_id: UUID) -> MatchPublic:
+        async with self._core.connection() as conn:
+            found = await matches.get_match(conn, match_id)
+        if found is None:
+            raise NotFound("match_id", f"no match {match_id}")
+        return match_public(found)
+
+    async def update_match(self, match_id: UUID, body: MatchUpdate) -> MatchPublic:
+        async with self._core.connection() as conn:
+            try:
+                updated = await matches.update_status(
+                    conn, match_id, body.status, body.updated_by, self._topic
+                )
+            except MatchNotFound as exc:
+                raise NotFound("match_id", str(exc)) from exc
+            except NotAMember as exc:
+                raise Forbidden("updated_by", str(exc)) from exc
+            except IllegalTransition as exc:
+                raise Conflict("status", str(exc)) from exc
+        await self._forget(updated.user1_id, updated.user2_id)
+        return match_public(updated)
+
+    async def block(self, blocker: UUID, blocked: UUID) -> None:
+        """Block, and end an open match between them (declined by the blocker)."""
+        if blocker == blocked:
+            raise InvalidInput("blocked_id", "a person cannot block themselves")
+        async with self._core.connection() as conn:
+            try:
+                await swipes.block(conn, blocker, blocked)
+            except UnknownUser as exc:
+                field = "user_id" if exc.user_id == blocker else "blocked_id"
+                raise NotFound(field, str(exc)) from exc
+            u1, u2 = matches.ordered_pair(blocker, blocked)
+            open_match = await conn.fetchval(
+                "SELECT id FROM user_matches WHERE user1_id = $1 AND user2_id = $2 "
+                "AND status IN ('pending', 'mutual')",
+                u1,
+                u2,
+            )
+            if open_match is not None:
+                await matches.update_status(conn, open_match, "declined", blocker, self._topic)
+        await self._forget(blocker, blocked)
+
+    async def unblock(self, blocker: UUID, blocked: UUID) -> None:
+        async with self._core.connection() as conn:
+            await swipes.unblock(conn, blocker, blocked)
+        await self._forget(blocker, blocked)
+
+    async def _forget(self, *users: UUID) -> None:
+        for user in users:
+            await self._core.discover_cache.invalidate_user(str(user))
+
+    async def record_analytics(self, body: AnalyticsEventIn) -> None:
+        await self._core.limit(body.user_id, "analytics")
+        event = analytics.AnalyticsEvent(
+            user_id=body.user_id,
+            event_type=body.event_type,
+            target_user_id=body.target_user_id,
+            algorithm_version=body.algorithm_version,
+            payload=body.payload,
+        )
+        async with self._core.connection() as conn:
+            try:
+                await analytics.record_events(conn, [event])
+            except asyncpg.ForeignKeyViolationError as exc:
+                raise NotFound("user_id", "unknown user_id or target_user_id") from exc
+
+    async def user_stats(self, user_id: UUID) -> dict[str, Any]:
+        async with self._core.connection() as conn:
+            if not await conn.fetchval("SELECT 1 FROM profiles WHERE id = $1", user_id):
+                raise NotFound("user_id", f"no profile {user_id}")
+            return await analytics.user_stats(conn, user_id)
+
+    async def service_stats(self) -> dict[str, Any]:
+        async with self._core.connection() as conn:
+            return await analytics.service_stats(conn)

@@ -1,0 +1,31 @@
+"""POST /v1/users/{user_id}/blocks, DELETE /v1/users/{user_id}/blocks/{blocked_id}."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, ConfigDict
+
+from serve_app.deps import InteractionsDep
+
+router = APIRouter(prefix="/v1/users", tags=["blocks"])
+
+
+class BlockCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    blocked_id: UUID
+
+
+@router.post("/{user_id}/blocks", status_code=status.HTTP_204_NO_CONTENT)
+async def block(user_id: UUID, body: BlockCreate, interactions: InteractionsDep) -> Response:
+    """Neither person is shown to the other again, nor can they match (idempotent)."""
+    await interactions.block(user_id, body.blocked_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.delete("/{user_id}/blocks/{blocked_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def unblock(user_id: UUID, blocked_id: UUID, interactions: InteractionsDep) -> Response:
+    await interactions.unblock(user_id, blocked_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

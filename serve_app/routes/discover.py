@@ -1,0 +1,25 @@
+"""GET /v1/users/{user_id}/discover."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from serve_app.deps import ServiceDep
+from serve_app.schemas import DiscoverResponse, MatchCandidate
+
+router = APIRouter(prefix="/v1/users", tags=["discover"])
+
+
+@router.get("/{user_id}/discover", response_model=DiscoverResponse)
+async def discover(
+    user_id: UUID, service: ServiceDep, limit: int = Query(20, ge=1, le=100)
+) -> DiscoverResponse:
+    """People this user may want to meet and who may want to meet them, with reasons."""
+    ranked = await service.discover(user_id, limit)
+    candidates = [MatchCandidate.model_validate(m) for m in ranked]
+    version = candidates[0].algorithm_version if candidates else "weighted-v1"
+    return DiscoverResponse(
+        user_id=user_id, algorithm_version=version, count=len(candidates), candidates=candidates
+    )

@@ -1,0 +1,38 @@
+"""Matches: list (keyset pages), read, change status."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+
+from serve_app.deps import InteractionsDep
+from serve_app.interaction_schemas import MatchPage, MatchPublic, MatchUpdate
+
+router = APIRouter(prefix="/v1", tags=["matches"])
+
+
+@router.get("/users/{user_id}/matches", response_model=MatchPage)
+async def list_matches(
+    user_id: UUID,
+    interactions: InteractionsDep,
+    status: Literal["pending", "mutual", "declined", "expired"] | None = None,
+    limit: int = Query(20, ge=1, le=100),
+    cursor: str | None = Query(None, max_length=200),
+) -> MatchPage:
+    """Newest first; pass `next_cursor` back as `cursor` for the next page."""
+    return await interactions.list_matches(user_id, status, limit, cursor)
+
+
+@router.get("/matches/{match_id}", response_model=MatchPublic)
+async def get_match(match_id: UUID, interactions: InteractionsDep) -> MatchPublic:
+    return await interactions.get_match(match_id)
+
+
+@router.patch("/matches/{match_id}", response_model=MatchPublic)
+async def update_match(
+    match_id: UUID, body: MatchUpdate, interactions: InteractionsDep
+) -> MatchPublic:
+    """Only a member may change it, and only along the lifecycle (else 403 / 409)."""
+    return await interactions.update_match(match_id, body)

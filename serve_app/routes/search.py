@@ -1,0 +1,27 @@
+"""POST /v1/search: people for a natural-language prompt."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter
+
+from serve_app.deps import ServiceDep
+from serve_app.schemas import MatchCandidate, SearchRequest, SearchResponse
+
+router = APIRouter(prefix="/v1", tags=["search"])
+
+
+@router.post("/search", response_model=SearchResponse)
+async def search(body: SearchRequest, service: ServiceDep) -> SearchResponse:
+    """E.g. "Looking for hiking enthusiasts who mentor founders", optionally near a place."""
+    ranked, interpreted = await service.search(body)
+    candidates = [MatchCandidate.model_validate(asdict(m)) for m in ranked]
+    version = candidates[0].algorithm_version if candidates else "weighted-v1"
+    return SearchResponse(
+        prompt=body.prompt,
+        algorithm_version=version,
+        interpreted=interpreted,
+        count=len(candidates),
+        candidates=candidates,
+    )

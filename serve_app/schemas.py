@@ -1,0 +1,138 @@
+"""HTTP schemas, named by role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from matching.profile import Preferences, ProfileFields, ProfileIn, both_coordinates
+
+
+class ProfileUpsert(ProfileIn):
+    """Body of PUT /v1/profiles/{user_id}."""
+
+
+class ProfilePublic(ProfileFields):
+    user_id: UUID
+    preferences: Preferences
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    last_active_at: datetime
+
+
+class ScoreBreakdown(BaseModel):
+    profile_similarity: float
+    interest_overlap: float
+    location_proximity: float
+    industry_alignment: float
+    activity_compatibility: float
+
+
+class MutualFit(BaseModel):
+    your_fit: float = Field(description="How well they fit what you asked for")
+    their_fit: float = Field(description="How well you fit what they asked for")
+
+
+class Reasons(BaseModel):
+    shared_interests: list[str]
+    distance_km: float | None
+    industry_match: bool
+    primary_factors: list[str]
+    shared_events: list[str] = Field(default_factory=list)
+    summary: str
+
+
+class MatchCandidate(BaseModel):
+    user_id: UUID
+    name: str
+    headline: str | None
+    compatibility_score: float = Field(ge=0, le=1)
+    score_breakdown: ScoreBreakdown
+    mutual: MutualFit | None = None
+    reasons: Reasons
+    algorithm_version: str
+    prompt_similarity: float | None = None
+
+
+class DiscoverResponse(BaseModel):
+    user_id: UUID
+    algorithm_version: str
+    count: int
+    candidates: list[MatchCandidate]
+
+
+class AgeRange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    min: int = Field(ge=16, le=120)
+    max: int = Field(ge=16, le=120)
+
+    @field_validator("max")
+    @classmethod
+    def _ordered(cls, v: int, info: ValidationInfo) -> int:
+        low = info.data.get("min")
+        if low is not None and low > v:
+            raise ValueError(f"max ({v}) must not be less than min ({low})")
+        return v
+
+
+class SearchRequest(BaseModel):
+    """Body of POST /v1/search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(min_length=1, max_length=500)
+    user_id: UUID | None = None
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180, validate_default=True)
+    max_distance_km: float | None = Field(default=None, gt=0, le=20_000)
+    age_range: AgeRange | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("prompt must not be blank")
+        return v.strip()
+
+    _both_coordinates = field_validator("longitude")(both_coordinates)
+
+
+class SearchInterpretation(BaseModel):
+    near_me: bool
+    radius_km: float | None
+    origin: dict[str, float] | None
+    note: str | None = None
+
+
+class SearchResponse(BaseModel):
+    prompt: str
+    algorithm_version: str
+    interpreted: SearchInterpretation
+    count: int
+    candidates: list[MatchCandidate]
+
+
+DependencyState = Literal["up", "down", "not configured"]
+
+
+class HealthReport(BaseModel):
+    status: Literal["ok", "degraded", "starting"]
+    service: str
+    version: str
+    dependencies: dict[str, DependencyState]
+    ml_models: dict[str, Any]
+    counts: dict[str, int]
+    background: dict[str, Any] | None = None
+    caches: dict[str, Any] | None = None

@@ -1,0 +1,1 @@
+"""Offline jobs: one module per stage."""
