@@ -1,0 +1,122 @@
+"""The real Serve application on a local Ray, both compositions, over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from matching.local_services import TansuBroker, free_port
+from matching.settings import Settings
+from tests.integration.conftest import ADMIN_URL, _create_database, _drop_database
+
+COMPOSITIONS = ("single", "pipeline")
+SEEDED = 150
+TOPICS = {"matching.events": 3, "matching.errors": 1, "user.events": 1, "event.events": 1}
+
+
+def _wait_ready(url: str, timeout_s: float = 420) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(f"{url}/health/ready", timeout=5)
+            if response.status_code == 200:
+                return
+            last = response.text
+        except httpx.HTTPError as exc:
+            last = repr(exc)
+        time.sleep(1)
+    raise RuntimeError(f"{url} never became ready: {last}")
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TansuBroker]:
+    """The Kafka-compatible broker the served apps publish to and consume from."""
+    with TansuBroker(tmp_path_factory.mktemp("kafka"), topics=TOPICS) as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
+def database_url(served: str) -> str:
+    assert served
+    return os.environ["DATABASE_URL"]
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory, broker: TansuBroker) -> Iterator[str]:
+    """Seeds a database, starts Ray and Serve, runs both apps; yields the HTTP root."""
+    import ray
+    from ray import serve
+
+    from matching.seed import seed
+    from serve_app.app import build_app
+
+    name = f"matching_e2e_{uuid.uuid4().hex[:10]}"
+    url = asyncio.run(_create_database(name))
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    env = {
+        # On 2 busy cores the proxy can take longer than the 5 s default to answer.
+        "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "30",
+        "DATABASE_URL": url,
+        "MATCHING_ARTIFACTS_DIR": str(artifacts),
+        "MATCHING_DB_POOL_MAX": "4",
+        "LOG_LEVEL": "INFO",
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+        "REDIS_URL": "redis://127.0.0.1:6379/13",
+        "MATCHING_DISCOVER_CACHE_TTL_S": "0",  # e2e checks writes show at once
+        "MATCHING_RATE_LIMIT_SWIPES": "0",
+        "MATCHING_RELAY_POLL_S": "0.05",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # Ray's local workers inherit the driver's environment
+    asyncio.run(seed(Settings.from_env(), SEEDED))
+    port = free_port()
+    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
+    try:
+        serve.start(http_options={"host": "127.0.0.1", "port": port})
+        for composition in COMPOSITIONS:
+            serve.run(
+                build_app({"composition": composition}),
+                name=composition,
+                route_prefix=f"/{composition}",
+                blocking=False,
+            )
+        root = f"http://127.0.0.1:{port}"
+        for composition in COMPOSITIONS:
+            _wait_ready(f"{root}/{composition}")
+        yield root
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+        asyncio.run(_drop_database(name))
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@pytest.fixture(params=COMPOSITIONS)
+def api(request: pytest.FixtureRequest, served: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=f"{served}/{request.param}", timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def both(served: str) -> Iterator[dict[str, httpx.Client]]:
+    clients = {c: httpx.Client(base_url=f"{served}/{c}", timeout=60) for c in COMPOSITIONS}
+    try:
+        yield clients
+    finally:
+        for c in clients.values():
+            c.close()
+
+
+__all__ = ["ADMIN_URL", "Path"]

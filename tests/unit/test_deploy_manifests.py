@@ -1,0 +1,253 @@
+"""Deployment artifacts: KubeRay docs against the KubeRay CRDs, core kinds with
+kubernetes-validate, the Dockerfile with hadolint, and the Serve config inside the RayService."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S_VERSION = "1.37.0"
+PIPELINE = {"Ingress", "Embedder", "Retriever", "Reranker"}
+SECRET_ENV = {"DATABASE_URL": "postgresql://u@db/matching", "REDIS_URL": "redis://redis:6379/0"}
+
+Doc = dict[str, Any]
+
+
+def _load_docs() -> list[tuple[str, Doc]]:
+    docs = []
+    for path in sorted((ROOT / "k8s").glob("*.yaml")):
+        for i, doc in enumerate(yaml.safe_load_all(path.read_text())):
+            if doc:
+                docs.append((f"{path.name}#{i}-{doc['kind']}", doc))
+    return docs
+
+
+DOCS = _load_docs()
+KUBERAY_DOCS = [(name, d) for name, d in DOCS if d["apiVersion"].startswith("ray.io/")]
+CORE_DOCS = [(name, d) for name, d in DOCS if not d["apiVersion"].startswith("ray.io/")]
+
+
+def _crds_dir() -> Path:
+    env = os.environ.get("KUBERAY_CRDS_DIR")
+    path = Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "kuberay-crds"
+    if not path.is_dir():
+        pytest.fail(f"KubeRay CRDs not found at {path} (set KUBERAY_CRDS_DIR)")
+    return path
+
+
+def _closed(schema: Doc) -> Doc:
+    """Reject unknown fields, as the API server's strict field validation does: CRD schemas
+    leave objects open (the server prunes), so a typo would otherwise validate."""
+    out = dict(schema)
+    if "properties" in out:
+        out["properties"] = {k: _closed(v) for k, v in out["properties"].items()}
+        opted_out = out.get("x-kubernetes-preserve-unknown-fields")
+        if "additionalProperties" not in out and not opted_out:
+            out["additionalProperties"] = False
+    for key in ("items", "additionalProperties"):
+        if isinstance(out.get(key), dict):
+            out[key] = _closed(out[key])
+    for key in ("anyOf", "allOf", "oneOf"):
+        if key in out:
+            out[key] = [_closed(s) for s in out[key]]
+    return out
+
+
+# The CRDs are ~1 MB each: the C loader takes a fraction of PyYAML's pure-Python time.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.cache
+def _crd_schemas() -> dict[str, Doc]:
+    schemas = {}
+    for path in sorted(_crds_dir().glob("*.yaml")):
+        crd = yaml.load(path.read_text(), Loader=_Loader)
+        for version in crd["spec"]["versions"]:
+            if version["name"] == "v1":
+                schemas[crd["spec"]["names"]["kind"]] = version["schema"]["openAPIV3Schema"]
+    if not schemas:
+        pytest.fail(f"no ray.io/v1 CRDs in {_crds_dir()}")
+    return schemas
+
+
+@functools.cache
+def _validator(kind: str) -> Draft202012Validator:
+    schema = _crd_schemas().get(kind)
+    if schema is None:
+        pytest.fail(f"no CRD for kind {kind}")
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(_closed(schema))
+
+
+def _crd_errors(doc: Doc) -> list[str]:
+    return [f"{e.json_path}: {e.message}" for e in _validator(doc["kind"]).iter_errors(doc)]
+
+
+def _tool(name: str) -> str:
+    beside = Path(sys.executable).parent / name  # not resolved: keep the venv's bin
+    found = str(beside) if beside.is_file() else shutil.which(name)
+    if not found:
+        pytest.fail(f"{name} not installed (pip install -e '.[dev]')")
+    return found
+
+
+def _rayservice() -> Doc:
+    services = [d for _, d in KUBERAY_DOCS if d["kind"] == "RayService"]
+    assert len(services) == 1
+    return services[0]
+
+
+def _serve_config() -> Doc:
+    config = yaml.safe_load(_rayservice()["spec"]["serveConfigV2"])
+    assert isinstance(config, dict)
+    return config
+
+
+def _ray_pod_specs() -> list[Doc]:
+    cluster = _rayservice()["spec"]["rayClusterConfig"]
+    groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    return [g["template"]["spec"] for g in groups]
+
+
+def test_manifests_have_the_expected_kinds() -> None:
+    kinds = {(d["kind"], d["metadata"]["name"]) for _, d in DOCS}
+    assert {("RayService", "matching"), ("PersistentVolumeClaim", "matching-artifacts")} <= kinds
+    assert "Secret" not in {kind for kind, _ in kinds}
+
+
+@pytest.mark.parametrize(("name", "doc"), KUBERAY_DOCS, ids=[n for n, _ in KUBERAY_DOCS])
+def test_kuberay_doc_matches_its_crd(name: str, doc: Doc) -> None:
+    assert _crd_errors(doc) == [], name
+
+
+def _drop_head(d: Doc) -> None:
+    del d["spec"]["rayClusterConfig"]["headGroupSpec"]
+
+
+def _string_replicas(d: Doc) -> None:
+    d["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["maxReplicas"] = "four"
+
+
+def _typo(d: Doc) -> None:
+    d["spec"]["rayClusterConfig"]["workerGroupSpecs"][0]["minReplica"] = 1
+
+
+@pytest.mark.parametrize("breakage", [_drop_head, _string_replicas, _typo])
+def test_crd_validation_rejects_a_broken_rayservice(breakage: Callable[[Doc], None]) -> None:
+    broken = copy.deepcopy(_rayservice())
+    breakage(broken)
+    assert _crd_errors(broken)
+
+
+def _kubernetes_validate(docs: list[Doc], tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "core.yaml"
+    path.write_text(yaml.safe_dump_all(docs))
+    cmd = [_tool("kubernetes-validate"), "--strict", "-k", K8S_VERSION, str(path)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_core_docs_pass_kubernetes_validate(tmp_path: Path) -> None:
+    assert CORE_DOCS
+    result = _kubernetes_validate([d for _, d in CORE_DOCS], tmp_path)
+    output = result.stdout + result.stderr
+    # An unknown kind is only a WARN with exit 0; core kinds must all be checked.
+    assert result.returncode == 0 and "WARN" not in output, output
+    assert output.count(" passed ") == len(CORE_DOCS), output
+
+
+def test_kubernetes_validate_rejects_an_unknown_field(tmp_path: Path) -> None:
+    pvc = copy.deepcopy(next(d for _, d in CORE_DOCS if d["kind"] == "PersistentVolumeClaim"))
+    pvc["spec"]["accessMode"] = pvc["spec"].pop("accessModes")
+    assert _kubernetes_validate([pvc], tmp_path).returncode != 0
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    # Stricter than error-level: the Dockerfile is warning-free (pins included), keep it so.
+    cmd = [_tool("hadolint"), "--no-color", "--failure-threshold", "warning", "Dockerfile"]
+    result = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_serve_config_runs_the_pipeline_app() -> None:
+    (app,) = _serve_config()["applications"]
+    assert app["import_path"] == "serve_app.app:build_app"
+    assert app["route_prefix"] == "/"
+    assert app["args"] == {"composition": "pipeline"}
+    deployments = {d["name"]: d for d in app["deployments"]}
+    assert set(deployments) == PIPELINE
+    for d in deployments.values():
+        assert {"min_replicas", "max_replicas", "target_ongoing_requests"} <= set(
+            d["autoscaling_config"]
+        )
+        assert d["ray_actor_options"]["num_cpus"] > 0
+    # CPU clusters must be able to place the Embedder; the GPU switch is opt-in.
+    assert deployments["Embedder"]["ray_actor_options"].get("num_gpus", 0) == 0
+
+
+def test_serve_config_matches_ray_serve_schema() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # ray's own pydantic usage
+        from ray.serve.config import AutoscalingConfig
+        from ray.serve.schema import DeploymentSchema, ServeDeploySchema
+
+    ServeDeploySchema.model_validate(_serve_config())
+    # DeploymentSchema ignores unknown keys; catch typos here.
+    known = set(DeploymentSchema.model_fields)
+    for d in _serve_config()["applications"][0]["deployments"]:
+        assert set(d) <= known, set(d) - known
+        scaling = AutoscalingConfig.model_validate(d["autoscaling_config"])
+        assert scaling.target_ongoing_requests <= d["max_ongoing_requests"]
+
+
+def test_app_env_is_valid_for_settings() -> None:
+    from matching.settings import Settings
+
+    env = dict(_serve_config()["applications"][0]["runtime_env"]["env_vars"])
+    for spec in _ray_pod_specs():
+        for var in spec["containers"][0]["env"]:
+            if var["name"] in SECRET_ENV:
+                assert var["valueFrom"]["secretKeyRef"]["name"] == "matching-secrets"
+                env[var["name"]] = SECRET_ENV[var["name"]]
+            else:
+                env[var["name"]] = var["value"]
+    assert {"DATABASE_URL", "REDIS_URL", "MATCHING_ARTIFACTS_DIR"} <= set(env)
+    Settings.from_env(env)  # raises on unknown MATCHING_* names, bad values, weights != 1
+
+
+def test_every_container_has_resources_and_probes() -> None:
+    cluster = _rayservice()["spec"]["rayClusterConfig"]
+    assert cluster["enableInTreeAutoscaling"] is True
+    assert {"requests", "limits"} <= set(cluster["autoscalerOptions"]["resources"])
+    for spec in _ray_pod_specs():
+        for container in spec["containers"]:
+            assert {"requests", "limits"} <= set(container["resources"]), container["name"]
+            assert "livenessProbe" in container and "readinessProbe" in container
+            assert any(m["mountPath"] == "/artifacts" for m in container["volumeMounts"])
+
+
+def test_gpu_group_scales_from_zero_and_offers_embedder_gpu() -> None:
+    groups = _rayservice()["spec"]["rayClusterConfig"]["workerGroupSpecs"]
+    gpu = next(g for g in groups if g["groupName"] == "gpu-workers")
+    assert (gpu["replicas"], gpu["minReplicas"], gpu["maxReplicas"]) == (0, 0, 2)
+    (container,) = gpu["template"]["spec"]["containers"]
+    assert str(container["resources"]["limits"]["nvidia.com/gpu"]) == "1"
+    assert gpu["template"]["spec"]["nodeSelector"] and gpu["template"]["spec"]["tolerations"]
+    # KubeRay passes the value to the shell, hence the extra quotes around the JSON.
+    resources = json.loads(gpu["rayStartParams"]["resources"].strip('"').replace('\\"', '"'))
+    assert resources == {"embedder_gpu": 1}

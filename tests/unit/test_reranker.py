@@ -1,0 +1,343 @@
+"""Reranker: two-sided ranking by the harmonic mean of both fits, prompt search, weights."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+import pytest
+from factories import NOW, make_person, make_prefs
+
+import deployments.reranker as reranker_module
+from deployments.reranker import (
+    PROMPT_WEIGHT,
+    WEIGHTED_VERSION,
+    PromptQuery,
+    RankedMatch,
+    Reranker,
+)
+from matching.candidates import Candidate
+from matching.person import Person
+from matching.profile import FACTORS
+from matching.scoring import harmonic_mean
+from matching.settings import Settings
+
+
+class _FrozenDatetime(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _FrozenDatetime:
+        value = NOW if tz is None else NOW.astimezone(tz)
+        return cls.fromtimestamp(value.timestamp(), tz=value.tzinfo)
+
+
+@pytest.fixture(autouse=True)
+def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reranker reads the clock for activity; pin it to the factories' NOW."""
+    monkeypatch.setattr(reranker_module, "datetime", _FrozenDatetime)
+
+
+@pytest.fixture
+def reranker() -> Reranker:
+    return Reranker(Settings.from_env({}).matching)
+
+
+def _requester() -> Person:
+    return make_person(name="A", interests=["hiking", "climbing"], industry="software")
+
+
+def _b(**overrides: Any) -> Person:
+    """Fits A and wants what A is."""
+    fields: dict[str, Any] = {
+        "name": "B",
+        "company": "hooli",
+        "interests": ["hiking", "climbing"],
+        "industry": "software",
+        "prefs": make_prefs(interests=["hiking"], industries=["software"]),
+    }
+    fields.update(overrides)
+    return make_person(**fields)
+
+
+def _by_name(matches: list[RankedMatch]) -> dict[str, RankedMatch]:
+    return {m.name: m for m in matches}
+
+
+# -- discovery: two-sided ----------------------------------------------------------------------
+
+
+async def test_default_weights_and_info(reranker: Reranker) -> None:
+    assert reranker.version == WEIGHTED_VERSION
+    info = reranker.info()
+    assert info["kind"] == "weighted"
+    assert info["weights"] == Settings.from_env({}).matching.weights
+    assert Reranker().info() == info  # settings from the (clean) process environment
+    reranker.check_health()
+
+
+@pytest.mark.parametrize(
+    ("c_prefs", "their_fit"),
+    [
+        # C wants other interests (soft): 2 of 5 wanted interests shared
+        (make_prefs(interests=["golf", "sailing", "chess"], industries=["software"]), 0.79),
+        # ... and another industry
+        (make_prefs(interests=["golf", "sailing", "chess"], industries=["media"]), 0.64),
+        # ... with most of C's weight on interests
+        (
+            make_prefs(interests=["golf", "sailing", "chess"], weights={"interest_overlap": 1.0}),
+            0.6229,
+        ),
+    ],
+)
+async def test_a_match_the_other_side_would_not_want_ranks_lower(
+    reranker: Reranker, c_prefs: Any, their_fit: float
+) -> None:
+    a, b = _requester(), _b()
+    c = _b(name="C", prefs=c_prefs)  # identical to B from A's side
+    ranked = await reranker.rank(a, [Candidate(c, 0.8), Candidate(b, 0.8)], limit=10)
+    assert [m.name for m in ranked] == ["B", "C"]
+    mb, mc = ranked
+    # A's side: 0.3*0.8 + 0.25*1 + 0.2*1 + 0.15*1 + 0.1*1
+    assert mb.mutual == {"your_fit": 0.94, "their_fit": 0.94}
+    assert mc.mutual == {"your_fit": 0.94, "their_fit": their_fit}
+    assert mb.score_breakdown == mc.score_breakdown
+    assert mb.compatibility_score == 0.94
+    assert mc.compatibility_score == round(harmonic_mean(0.94, their_fit), 4)
+    assert mc.compatibility_score < mb.compatibility_score
+
+
+async def test_compatibility_is_the_harmonic_mean_of_both_fits(
+    reranker: Reranker, population: list[Person]
+) -> None:
+    requester = population[0]
+    candidates = [Candidate(p, (i % 17) / 16) for i, p in enumerate(population[1:201])]
+    ranked = await reranker.rank(requester, candidates, limit=500)
+    assert len(ranked) == 200
+    fits_differ = 0
+    for m in ranked:
+        assert m.mutual is not None
+        your, their = m.mutual["your_fit"], m.mutual["their_fit"]
+        assert 0.0 <= your <= 1.0 and 0.0 <= their <= 1.0
+        assert m.compatibility_score == pytest.approx(harmonic_mean(your, their), abs=1.5e-4)
+        assert m.compatibility_score <= max(your, their) + 1e-4
+        assert m.compatibility_score == round(m.compatibility_score, 4)
+        assert set(m.score_breakdown) == set(FACTORS)
+        assert m.algorithm_version == WEIGHTED_VERSION
+        assert m.prompt_similarity is None
+        fits_differ += abs(your - their) > 0.05
+    assert fits_differ > 50
+    scores = [m.compatibility_score for m in ranked]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_exact_breakdown_and_reasons(reranker: Reranker) -> None:
+    a, b = _requester(), _b()
+    [m] = await reranker.rank(a, [Candidate(b, 0.8)], limit=5)
+    assert m.user_id == str(b.user_id)
+    assert m.headline == b.headline
+    assert m.score_breakdown == {
+        "profile_similarity": 0.8,
+        "interest_overlap": 1.0,
+        "location_proximity": 1.0,
+        "industry_alignment": 1.0,
+        "activity_compatibility": 1.0,
+    }
+    assert m.reasons == {
+        "shared_interests": ["climbing", "hiking"],
+        "distance_km": 0.0,
+        "industry_match": True,
+        "primary_factors": ["interest_overlap", "profile_similarity"],
+        "shared_events": [],
+        "summary": "shares 2 interests: climbing, hiking; 0.0 km away; also in software",
+    }
+
+
+async def test_reasons_without_anything_in_common(reranker: Reranker) -> None:
+    a = make_person(interests=["chess"], industry="software", prefs=make_prefs(interests=["go"]))
+    b = make_person(
+        interests=["golf"],
+        industry="media",
+        latitude=None,
+        longitude=None,
+        last_active_at=NOW - timedelta(days=365),
+    )
+    [m] = await reranker.rank(a, [Candidate(b, 0.0)], limit=1)
+    assert m.reasons["shared_interests"] == []
+    assert m.reasons["distance_km"] is None
+    assert m.reasons["industry_match"] is False
+    assert m.reasons["summary"] == "similar profile"
+    assert m.compatibility_score == 0.0  # nothing of A's fits b: harmonic mean 0
+
+
+async def test_one_shared_interest_is_singular(reranker: Reranker) -> None:
+    [m] = await reranker.rank(_requester(), [Candidate(_b(interests=["hiking"]), 0.5)], 1)
+    assert m.reasons["summary"].startswith("shares 1 interest: hiking;")
+
+
+async def test_limit_and_tie_break_by_user_id(reranker: Reranker) -> None:
+    a = _requester()
+    twins = [_b(name=f"T{i}") for i in range(5)]
+    ranked = await reranker.rank(a, [Candidate(t, 0.5) for t in reversed(twins)], limit=3)
+    assert [m.user_id for m in ranked] == sorted(str(t.user_id) for t in twins)[:3]
+    assert await reranker.rank(a, [], limit=3) == []
+    assert await reranker.rank(a, [Candidate(twins[0], 0.5)], limit=0) == []
+
+
+async def test_similarity_threshold_drops_weak_matches() -> None:
+    strict = Reranker(Settings.from_env({"SIMILARITY_THRESHOLD": "0.8"}).matching)
+    a, b = _requester(), _b()
+    c = _b(name="C", prefs=make_prefs(interests=["golf", "sailing", "chess"], industries=["media"]))
+    ranked = await strict.rank(a, [Candidate(b, 0.8), Candidate(c, 0.8)], limit=10)
+    assert [m.name for m in ranked] == ["B"]  # C's 0.7615 is below 0.8
+    at_threshold = Reranker(Settings.from_env({"SIMILARITY_THRESHOLD": "0.94"}).matching)
+    assert [m.name for m in await at_threshold.rank(a, [Candidate(b, 0.8)], 1)] == ["B"]
+
+
+# -- weights -----------------------------------------------------------------------------------
+
+
+async def test_reconfigure_swaps_the_default_weights(reranker: Reranker) -> None:
+    reranker.reconfigure({"weights": {"interest_overlap": 1.0}})
+    assert reranker.version == f"{WEIGHTED_VERSION}-custom"
+    assert reranker.info()["weights"] == {
+        f: 1.0 if f == "interest_overlap" else 0.0 for f in FACTORS
+    }
+    a, b = _requester(), _b()
+    c = _b(name="C", prefs=make_prefs(interests=["golf", "sailing", "chess"]))
+    ranked = _by_name(await reranker.rank(a, [Candidate(b, 0.1), Candidate(c, 0.9)], 5))
+    assert ranked["B"].mutual == {"your_fit": 1.0, "their_fit": 1.0}
+    assert ranked["C"].mutual == {"your_fit": 1.0, "their_fit": 0.4}
+    assert ranked["C"].compatibility_score == round(harmonic_mean(1.0, 0.4), 4)
+    assert ranked["B"].algorithm_version == f"{WEIGHTED_VERSION}-custom"
+    reranker.check_health()  # a custom version is not held to summing to 1
+
+
+def test_reconfigure_with_an_explicit_version(reranker: Reranker) -> None:
+    reranker.reconfigure({"weights": dict.fromkeys(FACTORS, 0.2), "version": "w-2"})
+    assert reranker.version == "w-2"
+    assert sum(reranker.info()["weights"].values()) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("config", [{}, {"weights": {}}, {"weights": None}, {"version": "x"}])
+def test_reconfigure_without_weights_changes_nothing(
+    reranker: Reranker, config: dict[str, Any]
+) -> None:
+    before = reranker.info()
+    reranker.reconfigure(config)
+    assert reranker.info() == before
+
+
+def test_reconfigure_rejects_unknown_factors(reranker: Reranker) -> None:
+    before = reranker.info()
+    with pytest.raises(ValueError, match=r"unknown factors in weights: \['luck', 'zeal'\]"):
+        reranker.reconfigure({"weights": {"profile_similarity": 0.5, "zeal": 0.2, "luck": 0.3}})
+    assert reranker.info() == before
+
+
+def test_check_health_rejects_base_weights_that_do_not_sum_to_one(reranker: Reranker) -> None:
+    reranker.reconfigure({"weights": {"profile_similarity": 0.5}, "version": WEIGHTED_VERSION})
+    with pytest.raises(RuntimeError, match="reranker weights do not sum to 1"):
+        reranker.check_health()
+
+
+# -- prompt search -----------------------------------------------------------------------------
+
+
+BERLIN_QUERY = PromptQuery(
+    text="hiking fans in software near me", latitude=52.52, longitude=13.405, radius_km=50.0
+)
+
+
+async def test_prompt_without_requester_scores_fit_to_the_prompt(reranker: Reranker) -> None:
+    fits = make_person(name="fits", interests=["hiking", "chess"], industry="software")
+    far = make_person(
+        name="far", interests=["golf"], industry="media", latitude=None, longitude=None
+    )
+    ranked = await reranker.rank_for_prompt(
+        BERLIN_QUERY, None, [Candidate(far, 0.9), Candidate(fits, 0.7)], limit=5
+    )
+    assert [m.name for m in ranked] == ["fits", "far"]
+    m_fits, m_far = ranked
+    assert m_fits.mutual is None
+    assert m_fits.score_breakdown == {
+        "profile_similarity": 0.7,
+        "interest_overlap": 0.5,  # 1 of min(3, 2) interests named
+        "location_proximity": 1.0,
+        "industry_alignment": 1.0,
+        "activity_compatibility": 1.0,
+    }
+    assert m_fits.compatibility_score == pytest.approx(0.785)
+    assert m_fits.prompt_similarity == 0.7
+    assert m_fits.sort_key == pytest.approx(PROMPT_WEIGHT * 0.7 + (1 - PROMPT_WEIGHT) * 0.785)
+    assert m_fits.reasons["shared_interests"] == ["hiking"]
+    assert m_fits.reasons["industry_match"] is True
+    assert m_fits.reasons["summary"] == "shares 1 interest: hiking; 0.0 km away; also in software"
+    assert m_far.score_breakdown["location_proximity"] == 0.0
+    assert m_far.compatibility_score == pytest.approx(0.3 * 0.9 + 0.1)
+    assert m_far.reasons["distance_km"] is None
+
+
+async def test_prompt_radius_and_default_radius(reranker: Reranker) -> None:
+    north = make_person(latitude=52.52 + 0.449661, longitude=13.405)  # ~50 km away
+    q = PromptQuery(text="people", latitude=52.52, longitude=13.405)
+    [m] = await reranker.rank_for_prompt(q, None, [Candidate(north, 0.5)], 1)
+    assert m.score_breakdown["location_proximity"] == pytest.approx(0.5, abs=1e-3)  # 100 km
+    q = PromptQuery(text="people", latitude=52.52, longitude=13.405, radius_km=200.0)
+    [m] = await reranker.rank_for_prompt(q, None, [Candidate(north, 0.5)], 1)
+    assert m.score_breakdown["location_proximity"] == pytest.approx(0.75, abs=1e-3)
+    assert m.reasons["distance_km"] == pytest.approx(50.0, abs=0.1)
+
+
+async def test_prompt_similarity_is_clamped(reranker: Reranker) -> None:
+    p = make_person()
+    ranked = await reranker.rank_for_prompt(
+        PromptQuery("x"), None, [Candidate(p, 1.3), Candidate(make_person(), -0.2)], 5
+    )
+    assert sorted(m.prompt_similarity or 0.0 for m in ranked) == [0.0, 1.0]
+
+
+async def test_prompt_with_requester_is_two_sided_on_affinity(reranker: Reranker) -> None:
+    a = _requester()
+    b = _b(interests=["hiking", "chess"])
+    query = PromptQuery(text="chess players")
+    [m] = await reranker.rank_for_prompt(query, a, [Candidate(b, 0.5, affinity=0.8)], 5)
+    # both sides: 0.3*0.8 + 0.25*(1/3) + 0.2 + 0.15 + 0.1 (B wants {hiking, chess})
+    your = round(0.24 + 0.25 / 3 + 0.45, 4)
+    their = round(0.24 + 0.25 * (1 / 3) + 0.45, 4)
+    assert m.mutual == {"your_fit": your, "their_fit": their}
+    assert m.score_breakdown["profile_similarity"] == 0.8  # affinity, not prompt similarity
+    assert m.prompt_similarity == 0.5
+    assert m.compatibility_score == round(harmonic_mean(your, their), 4)
+    assert m.sort_key == pytest.approx(
+        PROMPT_WEIGHT * 0.5 + (1 - PROMPT_WEIGHT) * harmonic_mean(your, their), abs=1e-4
+    )
+    # shared with A, plus what the prompt names
+    assert m.reasons["shared_interests"] == ["chess", "hiking"]
+
+
+async def test_prompt_ranking_weighs_prompt_similarity(reranker: Reranker) -> None:
+    a = _requester()
+    close, loose = _b(name="close"), _b(name="loose")
+    ranked = await reranker.rank_for_prompt(
+        PromptQuery("x"), a, [Candidate(loose, 0.2, 0.5), Candidate(close, 0.9, 0.5)], 5
+    )
+    assert [m.name for m in ranked] == ["close", "loose"]
+    assert ranked[0].compatibility_score == ranked[1].compatibility_score
+
+
+async def test_shared_events_boost_is_visible_and_capped(make_person: Any) -> None:
+    from deployments.reranker import EVENT_BOOST_MAX, Reranker
+    from matching.candidates import Candidate
+    from matching.settings import Settings
+
+    reranker = Reranker(Settings.from_env({}).matching)
+    a, b = make_person(), make_person()
+    plain = (await reranker.rank(a, [Candidate(b, 0.5, 0.5)], 1))[0]
+    boosted = (
+        await reranker.rank(
+            a, [Candidate(b, 0.5, 0.5)], 1, {str(b.user_id): ["PyCon", "RustConf", "KubeCon"]}
+        )
+    )[0]
+    assert boosted.reasons["shared_events"] == ["KubeCon", "PyCon", "RustConf"]
+    assert boosted.reasons["summary"].startswith("both attending KubeCon, PyCon")
+    assert boosted.compatibility_score == round(plain.compatibility_score + EVENT_BOOST_MAX, 4)
+    assert plain.reasons["shared_events"] == []
