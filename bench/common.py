@@ -1,0 +1,53 @@
+"""Shared set-up for the benchmarks: a seeded database and its index snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+import asyncpg
+
+from matching import artifacts
+from matching.candidates import KIND
+from matching.seed import seed
+from matching.settings import Settings
+
+ADMIN_URL = os.environ.get(
+    "BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+async def ensure_database(name: str) -> str:
+    conn = await asyncpg.connect(ADMIN_URL)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def prepare(users: int, database: str, artifacts_dir: str) -> Settings:
+    """Seed `users` people (idempotent) and build a snapshot if the data changed."""
+    url = os.environ.get("DATABASE_URL") or asyncio.run(ensure_database(database))
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("MATCHING_ARTIFACTS_DIR", artifacts_dir)
+    settings = Settings.from_env()
+    started = time.perf_counter()
+    report = asyncio.run(seed(settings, users))
+    print(
+        f"seed: {report.inserted} inserted, {report.skipped} present "
+        f"({time.perf_counter() - started:.0f}s)",
+        flush=True,
+    )
+    if report.inserted or artifacts.latest(settings.index.artifacts_dir, KIND) is None:
+        from training.build_index import build_index
+
+        folder, manifest = asyncio.run(build_index(settings))
+        print(
+            f"index: {folder.name} {manifest['params']['kind']} "
+            f"build {manifest['build_seconds']}s recall@10 {manifest['metrics']}",
+            flush=True,
+        )
+    return settings
