@@ -9,9 +9,10 @@ Delivery is at least once. Nothing is published twice in normal operation; a dup
 
 * a crash, a lost database connection or a lost leadership between the broker's ack and the
   mark: the next leader sends those rows again;
-* a batch that partly failed: only the acknowledged prefix (by id) is marked, and everything
-  from the first failed row on is sent again, including later rows that had been acknowledged.
-  Re-sending the whole tail keeps the last copy of each event in per-key order.
+* a batch that partly failed (say one partition's leader moved while the broker restarted):
+  every acknowledged row is marked unless an earlier row with the same key failed. Those are
+  sent again after the failed one, so the last copy of each event stays in per-key order;
+  rows of other keys are not sent twice.
 """
 
 from __future__ import annotations
@@ -78,6 +79,23 @@ def _describe(exc: BaseException) -> str:
     if not text.startswith(name):  # aiokafka's errors already start with their name
         text = f"{name}: {text}" if text else name
     return text[:_ERROR_CHARS]
+
+
+def _markable(rows: Sequence[asyncpg.Record], acked: Sequence[bool]) -> list[int]:
+    """Ids of the acknowledged rows that no failed row with the same key precedes.
+
+    A row behind a failed one of its key must go again after it, or a consumer would see
+    that key's events out of order; rows of every other key are done.
+    """
+    blocked: set[str | None] = set()
+    done = []
+    for row, ok in zip(rows, acked, strict=True):
+        key = row["message_key"]
+        if ok and key not in blocked:
+            done.append(row["id"])
+        elif not ok:
+            blocked.add(key)
+    return done
 
 
 class OutboxRelay:
@@ -241,7 +259,7 @@ class OutboxRelay:
     # ----------------------------------------------------------------- one batch
 
     async def _publish_batch(self) -> tuple[int, int]:
-        """Send up to relay_batch pending rows and mark the acknowledged prefix.
+        """Send up to relay_batch pending rows and mark those done (see `_markable`).
 
         Returns (rows fetched, rows published); raises PublishError after the bookkeeping
         when Kafka failed, or the database's error.
@@ -254,33 +272,39 @@ class OutboxRelay:
             self._pending, self._lag_s = 0, None
             return 0, 0
 
-        acked, error = await self._send(rows)
+        results, error = await self._send(rows)
         ids = [row["id"] for row in rows]
-        if acked:
+        done = _markable(rows, results)
+        acked = len(done)
+        if done:
             if self._before_mark is not None:
-                await self._before_mark(ids[:acked])
-            await conn.execute(_MARK, ids[:acked], timeout=timeout)
+                await self._before_mark(done)
+            await conn.execute(_MARK, done, timeout=timeout)
             self._published_total += acked
+        marked = set(done)
+        failed = [i for i in ids if i not in marked]
         if error is not None:
             await self._close_producer()
             # every row not marked goes again, so every one of them had a failed attempt
-            await conn.execute(_FAILED, ids[acked:], _describe(error), timeout=timeout)
+            await conn.execute(_FAILED, failed, _describe(error), timeout=timeout)
 
-        await self._observe(conn, rows, acked)
+        await self._observe(conn, rows, marked)
         if error is not None:
             raise PublishError(
                 f"{len(rows) - acked} of {len(rows)} events not acknowledged "
-                f"(first id {ids[acked]}): {_describe(error)}"
+                f"(first id {failed[0]}): {_describe(error)}"
             ) from error
         self._last_error = None
         return len(rows), acked
 
-    async def _send(self, rows: Sequence[asyncpg.Record]) -> tuple[int, BaseException | None]:
-        """Send rows in order; returns (length of the acknowledged prefix, first error)."""
+    async def _send(
+        self, rows: Sequence[asyncpg.Record]
+    ) -> tuple[list[bool], BaseException | None]:
+        """Send rows in order; returns (acknowledged or not, per row) and the first error."""
         try:
             producer = await self._ensure_producer()
         except Exception as exc:
-            return 0, exc
+            return [False] * len(rows), exc
         futures: list[asyncio.Future[Any]] = []
         error: BaseException | None = None
         for row in rows:
@@ -301,12 +325,12 @@ class OutboxRelay:
                 error = exc
                 break
         results = await asyncio.gather(*futures, return_exceptions=True)
-        acked = 0
-        for result in results:
+        acked = [False] * len(rows)  # rows after a failed send() were never sent
+        for i, result in enumerate(results):
             if isinstance(result, BaseException):
-                error = result
-                break
-            acked += 1
+                error = error or result
+            else:
+                acked[i] = True
         self._connected = error is None
         return acked, error
 
@@ -335,12 +359,14 @@ class OutboxRelay:
         return producer
 
     async def _observe(
-        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], acked: int
+        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], marked: set[int]
     ) -> None:
+        acked = len(marked)
         if len(rows) < self._kafka.relay_batch:
             # the fetch saw every pending row: no need to count
-            self._pending = len(rows) - acked
-            self._lag_s = rows[acked]["age_s"] if acked < len(rows) else None
+            left = [row for row in rows if row["id"] not in marked]
+            self._pending = len(left)
+            self._lag_s = left[0]["age_s"] if left else None
             return
         now = time.monotonic()
         if now - self._stats_at < self._stats_interval_s:
