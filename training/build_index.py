@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from matching.recall import recall_at_k
 from matching.settings import Settings
 from matching.storage import profiles
 from matching.storage.db import connect
+from training.jobs import JobError
 
 log = logging.getLogger(__name__)
 
@@ -52,3 +55,29 @@ async def build_index(settings: Settings, recall_queries: int = 200) -> tuple[Pa
         recall,
     )
     return folder, artifacts.read_manifest(folder)
+
+
+def run(settings: Settings, config: Mapping[str, Any]) -> dict[str, Any]:
+    """`matching jobs build-index`: the snapshot the registry serves as kind "index".
+
+    Index type and parameters follow the size (exact below MATCHING_INDEX_EXACT_MAX,
+    HNSW above) and are recorded in the manifest with recall@10 against exact search on a
+    random sample of `recall_queries` people.
+    """
+    folder, manifest = asyncio.run(
+        build_index(settings, recall_queries=int(config.get("recall_queries", 200)))
+    )
+    min_recall = float(config.get("min_recall", 0.0))
+    recall = float(manifest["metrics"]["recall_at_10"])
+    if manifest["row_count"] and recall < min_recall:
+        raise JobError(
+            f"index {folder.name}: recall@10 {recall:.4f} is below {min_recall}; "
+            "do not promote it (matching models promote --kind index)"
+        )
+    return {
+        "read": manifest["row_count"],
+        "index": str(folder),
+        "version": manifest["version"],
+        "params": manifest["params"],
+        "recall_at_10": recall,
+    }
