@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matching import prompt as prompt_terms
 from matching.candidates import Candidate
@@ -21,6 +22,9 @@ from matching.scoring import (
     primary_factors,
 )
 from matching.settings import MatchingSettings, Settings
+
+if TYPE_CHECKING:
+    from matching.model import CompatibilityModel
 
 WEIGHTED_VERSION = "weighted-v1"
 PROMPT_WEIGHT = 0.6  # in search, how much the prompt counts against compatibility
@@ -52,25 +56,78 @@ class RankedMatch:
 
 
 class Reranker:
-    """The weighted score; a trained model from a versioned artifact can replace it."""
+    """The weighted score, or a trained two-sided model from the registry (`reconfigure`).
+
+    With a model, discovery ranks by the chance of a mutual match, P(a likes b) x P(b likes
+    a); the per-factor breakdown and the reasons still come from the weighted factors.
+    """
 
     def __init__(self, settings: MatchingSettings | None = None) -> None:
         self._settings = settings or Settings.from_env().matching
         self._weights = self._settings.weights
+        self._weighted_version = WEIGHTED_VERSION
+        self._model: CompatibilityModel | None = None
+        self._model_version: str | None = None
         self.version = WEIGHTED_VERSION
 
     def reconfigure(self, config: dict[str, Any]) -> None:
-        """user_config: {"weights": {factor: w}} swaps the default weights without restart."""
+        """user_config: {"weights": {factor: w}} swaps the default weights;
+        {"model_version": V | None} loads model V from the registry (None: weighted only).
+
+        The new model is loaded completely before it replaces the old one, so requests in
+        flight finish on the old one and no request sees half a swap.
+        """
         weights = config.get("weights")
         if weights:
             unknown = set(weights) - set(FACTORS)
             if unknown:
                 raise ValueError(f"unknown factors in weights: {sorted(unknown)}")
             self._weights = {f: float(weights.get(f, 0.0)) for f in FACTORS}
-            self.version = str(config.get("version", f"{WEIGHTED_VERSION}-custom"))
+            self._weighted_version = str(config.get("version", f"{WEIGHTED_VERSION}-custom"))
+        if "model_version" in config and config["model_version"] != self._model_version:
+            wanted = config["model_version"]
+            model = None
+            if wanted is not None:
+                from matching.model import CompatibilityModel
+
+                from matching.registry import Registry
+
+                registry = Registry.from_settings(Settings.from_env())
+                model = CompatibilityModel.load(registry.local_copy("models", str(wanted)))
+            self._model, self._model_version = model, wanted
+        self.version = (
+            self._model.algorithm_version if self._model is not None else self._weighted_version
+        )
 
     def info(self) -> dict[str, Any]:
+        if self._model is not None:
+            return {
+                "version": self.version,
+                "kind": "learned",
+                "model_version": self._model_version,
+                "weights": self._weights,
+            }
         return {"version": self.version, "kind": "weighted", "weights": self._weights}
+
+    def _learned(
+        self, a: Person, ranked: list[RankedMatch], people: list[Person], sims: list[float]
+    ) -> None:
+        """Re-score with the model: P(a likes b), P(b likes a) and their product."""
+        model = self._model
+        if model is None or not ranked:
+            return
+        p_ab, p_ba = model.predict_both(a, people, sims, datetime.now(UTC))
+        for match, mine, theirs in zip(ranked, p_ab, p_ba, strict=True):
+            mutual = float(mine) * float(theirs)
+            assert match.mutual is not None
+            match.mutual.update(
+                p_you_like=round(float(mine), 4),
+                p_they_like=round(float(theirs), 4),
+                p_mutual=round(mutual, 4),
+            )
+            match.compatibility_score = round(math.sqrt(mutual), 4)
+            match.sort_key = mutual
+            match.algorithm_version = self.version
 
     async def rank(
         self,
@@ -83,13 +140,18 @@ class Reranker:
         to the same events (`shared_events`: user id -> event names) get a small boost."""
         now = datetime.now(UTC)
         ranked = [self._pair(requester, c, c.similarity, now) for c in candidates]
+        self._learned(
+            requester, ranked, [c.person for c in candidates], [c.similarity for c in candidates]
+        )
         for match in ranked:
             _boost(match, (shared_events or {}).get(match.user_id, []))
         return self._top(ranked, limit)
 
     async def score_pair(self, a: Person, candidate: Candidate) -> RankedMatch:
         """One pair, both directions, no threshold: the score a new match is stored with."""
-        return self._pair(a, candidate, candidate.similarity, datetime.now(UTC))
+        match = self._pair(a, candidate, candidate.similarity, datetime.now(UTC))
+        self._learned(a, [match], [candidate.person], [candidate.similarity])
+        return match
 
     async def rank_for_prompt(
         self,
@@ -152,7 +214,7 @@ class Reranker:
             score_breakdown={f: round(v, 4) for f, v in ours.factors.items()},
             mutual={"your_fit": round(ours.score, 4), "their_fit": round(theirs.score, 4)},
             reasons=reasons,
-            algorithm_version=self.version,
+            algorithm_version=self._weighted_version,
             sort_key=score,
         )
 
@@ -185,12 +247,15 @@ class Reranker:
             score_breakdown={f: round(v, 4) for f, v in factors.items()},
             mutual=None,
             reasons=_reasons(sorted(shared), distance, industry, top, b.industry),
-            algorithm_version=self.version,
+            algorithm_version=self._weighted_version,
             sort_key=score,
         )
 
     def check_health(self) -> None:
-        if abs(sum(self._weights.values()) - 1.0) > 0.01 and self.version == WEIGHTED_VERSION:
+        if (
+            abs(sum(self._weights.values()) - 1.0) > 0.01
+            and self._weighted_version == WEIGHTED_VERSION
+        ):
             raise RuntimeError("reranker weights do not sum to 1")
 
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -51,6 +52,7 @@ class Retriever:
         self._seq = 0
         self._sync_lock = asyncio.Lock()
         self._stale_since: float | None = None
+        self._index_version: str | None = None  # None: the newest snapshot
         set_threads(self._settings.index.faiss_threads)
 
     async def start(self) -> None:
@@ -64,9 +66,42 @@ class Retriever:
         await self.sync()
         log.info("retriever ready: %s", self._index.stats())
 
+    async def reconfigure(self, config: dict[str, Any]) -> None:
+        """user_config {"index_version": V | None}: serve index snapshot V from the registry
+        (None: the newest snapshot). The new index is built beside the old one, brought up
+        to date from the change log, then swapped in; requests keep using the old one until
+        then."""
+        if "index_version" not in config or config["index_version"] == self._index_version:
+            return
+        if self._pool is None:  # not started yet: start() loads it
+            self._index_version = config["index_version"]
+            return
+        wanted = config["index_version"]
+        async with self._sync_lock:
+            async with self._pool.acquire() as conn:
+                seq = await profiles.last_change_seq(conn)
+                people = await profiles.fetch_people(conn, self.model_version)
+            previous = self._index_version
+            self._index_version = wanted
+            try:
+                index = await asyncio.to_thread(self._load, people)
+            except Exception:
+                self._index_version = previous
+                raise
+            self._index, self._seq = index, seq
+        await self.sync()
+        log.info("retriever: index %s live: %s", wanted or "newest", index.stats())
+
+    def _snapshot(self) -> Path | None:
+        if self._index_version is None:
+            return artifacts.latest(self._settings.index.artifacts_dir, KIND)
+        from matching.registry import Registry
+
+        registry = Registry.from_settings(self._settings)
+        return registry.local_copy("index", str(self._index_version))
+
     def _load(self, people: list[profiles.IndexedPerson]) -> CandidateIndex:
-        root = self._settings.index.artifacts_dir
-        snapshot = artifacts.latest(root, KIND)
+        snapshot = self._snapshot()
         if snapshot is not None:
             manifest = artifacts.read_manifest(snapshot)
             if manifest.get("model_version") == self.model_version:
@@ -182,6 +217,7 @@ class Retriever:
             "ready": True,
             "model_version": self.model_version,
             "applied_seq": self._seq,
+            "index_version": self._index_version,
             **self._index.stats(),
         }
 

@@ -108,6 +108,9 @@ class ModelSettings(_Group):
 
 class IndexSettings(_Group):
     artifacts_dir: Path = _env("MATCHING_ARTIFACTS_DIR", Path("artifacts"))
+    # The model registry (matching.registry): a pyarrow.fs URI (s3://..., gs://...) or a
+    # folder; unset means artifacts_dir itself.
+    registry_uri: str | None = _env("MATCHING_REGISTRY_URI", None, min_length=1)
     # Below this many vectors an exact IndexFlatIP is both fast and perfect.
     exact_max: int = _env("MATCHING_INDEX_EXACT_MAX", 20_000, ge=0)
     # When the hard filters keep at most this many users, search them exactly.
@@ -126,6 +129,12 @@ class MatchingSettings(_Group):
     match_ttl_days: float = _env("MATCHING_MATCH_TTL_DAYS", 30.0, gt=0)
     # None: someone passed on is never shown again; N: shown again after N days.
     pass_cooldown_days: float | None = _env("MATCHING_PASS_COOLDOWN_DAYS", None, gt=0)
+    # Live model monitoring (GET /v1/admin/monitoring): a served prediction >= decision
+    # counts as "will like"; a version whose accuracy over at least min_outcomes outcomes
+    # falls below min_accuracy is flagged.
+    monitor_decision: float = _env("MATCHING_MONITOR_DECISION", 0.5, gt=0, lt=1)
+    monitor_min_accuracy: float = _env("MATCHING_MONITOR_MIN_ACCURACY", 0.6, ge=0, le=1)
+    monitor_min_outcomes: int = _env("MATCHING_MONITOR_MIN_OUTCOMES", 50, ge=1)
     weight_profile: float = _env("ALGORITHM_WEIGHTS_PROFILE", 0.3, ge=0, le=1)
     weight_interests: float = _env("ALGORITHM_WEIGHTS_INTERESTS", 0.25, ge=0, le=1)
     weight_location: float = _env("ALGORITHM_WEIGHTS_LOCATION", 0.2, ge=0, le=1)

@@ -79,22 +79,17 @@ def _wait_ready(url: str, timeout_s: float = 300) -> None:
 
 def _serve(args: argparse.Namespace, composition: str) -> None:
     import ray
-    from ray import serve
 
-    from serve_app.app import AppArgs, build_app
+    from matching.registry import Registry
+    from matching.serving import app_config, deploy, live_user_config
 
     # On small, busy machines the proxy can take longer than the 5 s default to answer.
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "30")
-    # On small, busy machines the proxy can take longer than the 5 s default to answer.
-    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "30")
-    ray.init(include_dashboard=False, configure_logging=False)
-    serve.start(http_options={"host": args.host, "port": args.port})
-    serve.run(
-        build_app(AppArgs(composition=composition)),  # type: ignore[arg-type]
-        name="matching",
-        route_prefix="/",
-        blocking=False,
-    )
+    ray.init(include_dashboard=False, configure_logging=False, namespace="serve")
+    # Declarative, like `serve deploy`: `matching models promote` can then swap models in
+    # with a lightweight user_config update.
+    live = live_user_config(Registry.from_settings(Settings.from_env()))
+    deploy([app_config("matching", "/", composition, live)], args.host, args.port, wait=False)
 
 
 def run_up(args: argparse.Namespace) -> int:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 from ray.serve.handle import DeploymentHandle
@@ -61,17 +63,23 @@ class SingleIngress:
         _configure_logging(settings)
         self._retriever = Retriever(settings)
         await self._retriever.start()
+        self._reranker = Reranker(settings.matching)
         self._service = MatchingService(
             settings,
             LocalStage(BatchingEmbedder(settings.model)),
             LocalStage(self._retriever),
-            LocalStage(Reranker(settings.matching)),
+            LocalStage(self._reranker),
         )
         await self._service.start()
         self._work = await _start_background(self._service)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return create_http_app(self._service)
+
+    async def reconfigure(self, config: dict[str, Any]) -> None:
+        """user_config for the stages this replica holds (see matching.serving)."""
+        await self._retriever.reconfigure(config)
+        await asyncio.to_thread(self._reranker.reconfigure, config)
 
     async def check_health(self) -> None:
         await self._retriever.check_health()

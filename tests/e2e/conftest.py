@@ -18,6 +18,7 @@ from tests.integration.conftest import ADMIN_URL, _create_database, _drop_databa
 
 COMPOSITIONS = ("single", "pipeline")
 SEEDED = 150
+NO_MODELS = {"model_version": None, "index_version": None}
 TOPICS = {"matching.events": 3, "matching.errors": 1, "user.events": 1, "event.events": 1}
 
 
@@ -56,7 +57,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, broker: TansuBroker) -> Ite
     from ray import serve
 
     from matching.seed import seed
-    from serve_app.app import build_app
+    from matching.serving import app_config, deploy
 
     name = f"matching_e2e_{uuid.uuid4().hex[:10]}"
     url = asyncio.run(_create_database(name))
@@ -78,16 +79,11 @@ def served(tmp_path_factory: pytest.TempPathFactory, broker: TansuBroker) -> Ite
     os.environ.update(env)  # Ray's local workers inherit the driver's environment
     asyncio.run(seed(Settings.from_env(), SEEDED))
     port = free_port()
-    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
+    ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False, namespace="serve")
     try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        for composition in COMPOSITIONS:
-            serve.run(
-                build_app({"composition": composition}),
-                name=composition,
-                route_prefix=f"/{composition}",
-                blocking=False,
-            )
+        # Declarative, as in production: promotions are lightweight user_config updates.
+        apps = [app_config(c, f"/{c}", c, NO_MODELS) for c in COMPOSITIONS]
+        deploy(apps, "127.0.0.1", port, wait=False)
         root = f"http://127.0.0.1:{port}"
         for composition in COMPOSITIONS:
             _wait_ready(f"{root}/{composition}")
