@@ -12,6 +12,7 @@ from matching import __version__
 from serve_app import errors
 from serve_app.interactions import InteractionService
 from serve_app.routes import (
+    admin,
     analytics,
     blocks,
     discover,
@@ -83,7 +84,7 @@ def create_http_app(service: MatchingService) -> FastAPI:
     )
     app.state.service = service
     app.state.interactions = InteractionService(service)
-    routers = (profiles, discover, search, swipes, matches, blocks, analytics, health)
+    routers = (profiles, discover, search, swipes, matches, blocks, analytics, admin, health)
     for module in routers:
         app.include_router(module.router)
     errors.install(app)

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -19,8 +20,10 @@ from matching.cache import DiscoverCache, FeatureCache
 from matching.filters import SearchFilters
 from matching.prompt import parse_prompt
 from matching.ratelimit import RateLimiter
+from matching.registry import Registry
 from matching.settings import Settings
-from matching.storage import analytics, profiles, swipes
+from matching.storage import analytics, monitoring, profiles, swipes
+from matching.storage import features as user_features_store
 from matching.storage.db import create_pool, ping
 from matching.storage.migrate import migrate
 from matching.text import profile_text
@@ -132,30 +135,61 @@ class MatchingService:
         await self.feature_cache.invalidate(str(user_id))
 
     async def features(self, user_id: UUID) -> dict[str, Any]:
-        """The user's stored features, read through the feature cache (its own TTL)."""
+        """The user's features computed now, with the code the offline job runs, read
+        through the feature cache (its own TTL, dropped on every profile change)."""
         cached = await self.feature_cache.get(str(user_id))
         if cached is not None:
             return {**cached, "cached": True}
+        now = datetime.now(UTC)
         async with self._connection() as conn:
+            live = await user_features_store.live_features(conn, user_id, now)
             row = await conn.fetchrow(
-                """SELECT profile_completeness, activity_score, model_version, embedding_dim,
-                          feature_names, feature_vector, computed_at
-                   FROM user_features WHERE user_id = $1""",
+                "SELECT model_version, embedding_dim, computed_at FROM user_features "
+                "WHERE user_id = $1",
                 user_id,
             )
-        if row is None:
-            raise NotFound("user_id", f"no features for {user_id}")
+        if live is None:
+            raise NotFound("user_id", f"no profile {user_id}")
         features = {
             "user_id": str(user_id),
-            "profile_completeness": row["profile_completeness"],
-            "activity_score": row["activity_score"],
-            "model_version": row["model_version"],
-            "embedding_dim": row["embedding_dim"],
-            "features": dict(zip(row["feature_names"], row["feature_vector"], strict=False)),
-            "computed_at": row["computed_at"].isoformat(),
+            "profile_completeness": live["profile_completeness"],
+            "activity_score": live["activity_score"],
+            "model_version": row["model_version"] if row else None,
+            "embedding_dim": row["embedding_dim"] if row else None,
+            "features": live,
+            "computed_at": now.isoformat(),
+            "stored_at": row["computed_at"].isoformat() if row else None,
         }
         await self.feature_cache.put(str(user_id), features)
         return {**features, "cached": False}
+
+    async def models(self) -> dict[str, Any]:
+        """The registry's versions and live pointer, and what this replica's stages serve."""
+        registry = Registry.from_settings(self.settings)
+        described = await asyncio.to_thread(registry.describe)
+        described["serving"] = {
+            "reranker": await self._reranker.info.remote(),
+            "retriever": await self._retriever.info.remote(),
+        }
+        return described
+
+    async def monitoring(self, days: float) -> dict[str, Any]:
+        m = self.settings.matching
+        async with self._connection() as conn:
+            versions = await monitoring.live_report(
+                conn,
+                days=days,
+                decision=m.monitor_decision,
+                min_accuracy=m.monitor_min_accuracy,
+                min_outcomes=m.monitor_min_outcomes,
+            )
+        return {
+            "window_days": days,
+            "decision_threshold": m.monitor_decision,
+            "min_accuracy": m.monitor_min_accuracy,
+            "versions": versions,
+            "flagged": [v["algorithm_version"] for v in versions if v["flagged"]],
+        }
 
     async def discover(self, user_id: UUID, limit: int) -> list[dict[str, Any]]:
         """Cached per user; never someone already swiped on, matched or blocked; every
@@ -198,7 +232,7 @@ class MatchingService:
                 event_type="match_shown",
                 target_user_id=UUID(c["user_id"]),
                 algorithm_version=c["algorithm_version"],
-                payload={"position": i, "score": c["compatibility_score"]},
+                payload=_prediction(i, c),
             )
             for i, c in enumerate(shown)
         ]
@@ -375,3 +409,13 @@ async def _info(stage: Stage) -> dict[str, Any]:
         return info
     except Exception as exc:
         return {"ready": False, "error": str(exc)}
+
+
+def _prediction(position: int, shown: dict[str, Any]) -> dict[str, Any]:
+    """What an impression records of the prediction served (for live monitoring)."""
+    payload: dict[str, Any] = {"position": position, "score": shown["compatibility_score"]}
+    mutual = shown.get("mutual") or {}
+    if "p_you_like" in mutual:
+        payload["p_like"] = mutual["p_you_like"]
+        payload["p_mutual"] = mutual["p_mutual"]
+    return payload
