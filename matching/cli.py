@@ -1,4 +1,5 @@
-"""The `matching` command: migrate, seed, build-index, expire-matches, up."""
+"""The `matching` command: migrate, seed, build-index, expire-matches, up, jobs, simulate,
+models."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from matching.settings import Settings, SettingsError
 
@@ -84,6 +86,85 @@ def cmd_up(args: argparse.Namespace) -> int:
     return run_up(args)
 
 
+def cmd_jobs(args: argparse.Namespace) -> int:
+    """Run one offline job (or `all` of them in order) on local Ray or RAY_ADDRESS."""
+    from training import jobs
+
+    settings = _settings()
+    _require_database(settings)
+    names = list(jobs.PIPELINE) if args.job == "all" else [args.job]
+    try:
+        if args.job == "all" and args.config:
+            raise jobs.JobError("--config names one job's file; use --set JOB.KEY=VALUE")
+        configs = {}
+        for name in names:
+            own = [s.partition(".")[2] for s in args.set if s.partition(".")[0] == name]
+            plain = [] if args.job == "all" else [s for s in args.set if "." not in s]
+            path = Path(args.config) if args.config else None
+            configs[name] = jobs.load_config(name, path, own + plain)
+        jobs.init_ray()
+        summaries = jobs.run_pipeline(settings, configs, names)
+    except Exception as exc:  # every failure: one clear line and a non-zero exit
+        logging.getLogger("matching.jobs").debug("job failed", exc_info=True)
+        print(f"matching jobs {args.job}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    for summary in summaries:
+        print(json.dumps(summary, indent=2, sort_keys=True, default=str))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Play out a two-sided market with hidden tastes (see docs/simulator.md)."""
+    from dataclasses import asdict
+
+    from matching.simulate import simulate
+
+    settings = _settings()
+    if args.target is None:
+        _require_database(settings)
+    report = asyncio.run(
+        simulate(
+            settings,
+            args.users,
+            args.days,
+            seed=args.seed,
+            sessions_per_day=args.sessions_per_day,
+            target=args.target,
+        )
+    )
+    print(json.dumps(asdict(report), indent=2, default=str))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """List versions, promote one (gated by its evaluation unless --force), roll back."""
+    from matching.registry import PromotionRefused, Registry, RegistryError
+
+    settings = _settings()
+    registry = Registry.from_settings(settings)
+    try:
+        if args.action == "list":
+            print(json.dumps(registry.describe(), indent=2, default=str))
+            return 0
+        if args.action == "promote":
+            live = registry.promote(args.kind, args.version, force=args.force, by=args.by)
+        else:
+            live = registry.rollback(args.kind, by=args.by)
+    except (PromotionRefused, RegistryError) as exc:
+        print(f"matching models {args.action}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(live, indent=2, default=str))
+    if not args.no_apply:
+        from matching.serving import apply_live
+
+        applied = apply_live(registry)
+        if applied:
+            print(f"applied to running Serve applications: {', '.join(applied)}")
+        else:
+            print("no running Serve application found: replicas load it when they start")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="matching", description=__doc__)
     p.add_argument("--log-level", default="INFO")
@@ -109,6 +190,41 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--composition", choices=["auto", "pipeline", "single"], default="auto")
     up.add_argument("--detach", action="store_true", help="exit once the service is ready")
     up.set_defaults(fn=cmd_up)
+
+    from training.jobs import JOBS
+
+    jobs = sub.add_parser("jobs", help="offline Ray Data jobs (local Ray or RAY_ADDRESS)")
+    jobs.add_argument("job", choices=[*JOBS, "all"])
+    jobs.add_argument("--config", help="config file (default configs/<job>.yaml)")
+    jobs.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key (JOB.KEY=VALUE with `all`)",
+    )
+    jobs.set_defaults(fn=cmd_jobs)
+
+    sim = sub.add_parser("simulate", help="simulate a two-sided market with hidden tastes")
+    sim.add_argument("--users", type=int, default=1000)
+    sim.add_argument("--days", type=int, default=14)
+    sim.add_argument("--seed", type=int, default=42)
+    sim.add_argument("--sessions-per-day", type=float, default=0.3)
+    sim.add_argument(
+        "--target", default=None, help="base URL of a running service (else in-process)"
+    )
+    sim.set_defaults(fn=cmd_simulate)
+
+    models = sub.add_parser("models", help="the model registry: list, promote, rollback")
+    models.add_argument("action", choices=["list", "promote", "rollback"])
+    models.add_argument("version", nargs="?", help="version to promote")
+    models.add_argument("--kind", choices=["models", "index"], default="models")
+    models.add_argument("--force", action="store_true", help="promote even if metrics are worse")
+    models.add_argument("--by", default="cli", help="who promotes (kept in the history)")
+    models.add_argument(
+        "--no-apply", action="store_true", help="only move the live pointer in the registry"
+    )
+    models.set_defaults(fn=cmd_models)
     return p
 
 

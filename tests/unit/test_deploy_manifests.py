@@ -251,3 +251,22 @@ def test_gpu_group_scales_from_zero_and_offers_embedder_gpu() -> None:
     # KubeRay passes the value to the shell, hence the extra quotes around the JSON.
     resources = json.loads(gpu["rayStartParams"]["resources"].strip('"').replace('\\"', '"'))
     assert resources == {"embedder_gpu": 1}
+
+
+def test_one_rayjob_per_offline_job() -> None:
+    from matching.settings import Settings
+    from training.jobs import JOBS
+
+    rayjobs = {d["spec"]["entrypoint"]: d for _, d in KUBERAY_DOCS if d["kind"] == "RayJob"}
+    assert set(rayjobs) == {f"matching jobs {job}" for job in [*JOBS, "all"]}
+    for job in rayjobs.values():
+        assert job["spec"]["shutdownAfterJobFinishes"] is True
+        cluster = job["spec"]["rayClusterSpec"]
+        for group in [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]:
+            (container,) = group["template"]["spec"]["containers"]
+            env = {
+                v["name"]: SECRET_ENV[v["name"]] if "valueFrom" in v else v["value"]
+                for v in container["env"]
+            }
+            assert env["MATCHING_ARTIFACTS_DIR"] == "/artifacts"  # the registry volume
+            Settings.from_env(env)
