@@ -1,0 +1,224 @@
+"""Swipe history from PostgreSQL and the labelled pair dataset built from it.
+
+Each swipe is a row for the direction swiper -> swiped: label 1 for like and super_like,
+0 for pass; a like that became a mutual match weighs more. Features come from the same
+`matching.pairs.pair_matrix` that serving calls.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import numpy as np
+
+from matching.pairs import PAIR_FEATURES, FeatureParams, StatsTable, UserStats, pair_matrix
+from matching.person import Person
+from matching.storage.profiles import fetch_people
+
+_SWIPES = """
+SELECT swiper_id, swiped_id, action, created_at, updated_at FROM swipe_history
+ORDER BY created_at, swiper_id, swiped_id
+"""
+_MUTUAL = "SELECT user1_id, user2_id, created_at FROM user_matches WHERE status = 'mutual'"
+_IMPRESSIONS = """
+SELECT user_id, target_user_id FROM matching_analytics
+WHERE event_type = 'match_shown' AND target_user_id IS NOT NULL
+  AND created_at >= $1 AND created_at <= $2
+"""
+LIKES = frozenset({"like", "super_like"})
+
+
+@dataclass(frozen=True, slots=True)
+class Swipe:
+    swiper: UUID
+    swiped: UUID
+    liked: bool
+    at: datetime  # when the swiper was shown the other (the swipe's created_at)
+
+
+def pair_key(a: UUID, b: UUID) -> tuple[UUID, UUID]:
+    return (a, b) if a < b else (b, a)
+
+
+@dataclass(frozen=True)
+class History:
+    """People with an embedding of one model, and the swipes between them, oldest first."""
+
+    people: dict[UUID, Person]
+    embeddings: dict[UUID, np.ndarray]  # unit length
+    swipes: list[Swipe]
+    mutual_since: dict[tuple[UUID, UUID], datetime]  # ordered pair -> when both liked
+    dropped_swipes: int  # swipes naming someone without a profile or embedding
+
+    def similarities(self, a: UUID, others: Sequence[UUID]) -> np.ndarray:
+        """Cosine similarity of a's embedding with each of the others'."""
+        if not others:
+            return np.zeros(0)
+        out: np.ndarray = np.stack([self.embeddings[b] for b in others]) @ self.embeddings[a]
+        return out
+
+    def is_mutual(self, a: UUID, b: UUID, before: datetime | None = None) -> bool:
+        since = self.mutual_since.get(pair_key(a, b))
+        return since is not None and (before is None or since < before)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Train on swipes before `cutoff`; hold out [cutoff, end]."""
+
+    start: datetime
+    cutoff: datetime
+    end: datetime
+    test_days: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "train_start": self.start.isoformat(),
+            "test_start": self.cutoff.isoformat(),
+            "test_end": self.end.isoformat(),
+            "test_days": self.test_days,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Window:
+        return cls(
+            datetime.fromisoformat(data["train_start"]),
+            datetime.fromisoformat(data["test_start"]),
+            datetime.fromisoformat(data["test_end"]),
+            float(data["test_days"]),
+        )
+
+    def split(self, swipes: Iterable[Swipe]) -> tuple[list[Swipe], list[Swipe]]:
+        train, test = [], []
+        for s in swipes:
+            if s.at < self.cutoff:
+                train.append(s)
+            elif s.at <= self.end:
+                test.append(s)
+        return train, test
+
+
+def time_window(swipes: Sequence[Swipe], test_days: float) -> Window | None:
+    """The most recent `test_days` of history held out; None without history."""
+    if not swipes:
+        return None
+    end = max(s.at for s in swipes)
+    return Window(min(s.at for s in swipes), end - timedelta(days=test_days), end, test_days)
+
+
+async def load_history(conn: asyncpg.Connection, model_version: str) -> History:
+    """Everything the dataset needs, read once (people, embeddings, swipes, mutual pairs)."""
+    indexed = await fetch_people(conn, model_version)
+    people = {p.person.user_id: p.person for p in indexed}
+    embeddings = {}
+    for p in indexed:
+        norm = float(np.linalg.norm(p.embedding))
+        embeddings[p.person.user_id] = p.embedding.astype(np.float64) / (norm or 1.0)
+    swipes, liked_at = [], {}
+    rows = await conn.fetch(_SWIPES)
+    for r in rows:
+        if r["swiper_id"] not in people or r["swiped_id"] not in people:
+            continue
+        liked = r["action"] in LIKES
+        swipes.append(Swipe(r["swiper_id"], r["swiped_id"], liked, r["created_at"]))
+        if liked:  # a pass turned into a like took its action at updated_at
+            liked_at[(r["swiper_id"], r["swiped_id"])] = r["updated_at"]
+    mutual: dict[tuple[UUID, UUID], datetime] = {}
+    for (a, b), at in liked_at.items():
+        back = liked_at.get((b, a))
+        if back is not None and a < b:
+            mutual[(a, b)] = max(at, back)
+    for r in await conn.fetch(_MUTUAL):
+        key = (r["user1_id"], r["user2_id"])
+        mutual[key] = min(mutual.get(key, r["created_at"]), r["created_at"])
+    return History(people, embeddings, swipes, mutual, len(rows) - len(swipes))
+
+
+async def load_impressions(
+    conn: asyncpg.Connection, start: datetime, end: datetime
+) -> list[tuple[UUID, UUID]]:
+    """(viewer, shown) for every logged match_shown impression in [start, end]."""
+    rows = await conn.fetch(_IMPRESSIONS, start, end)
+    return [(r["user_id"], r["target_user_id"]) for r in rows]
+
+
+@dataclass(frozen=True)
+class PairRows:
+    """The dataset: rows of PAIR_FEATURES with labels and weights, in `swipes` order."""
+
+    swipes: list[Swipe]
+    features: np.ndarray
+    labels: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def positives(self) -> int:
+        return int(self.labels.sum())
+
+
+def _as_of(swipes: Sequence[Swipe], table: StatsTable) -> list[tuple[UserStats, UserStats]]:
+    """Each swipe's (swiper's, swiped's) stats from the swipes before it only: what serving
+    would have known then, and never the row's own label (leave-one-out would leak it)."""
+    counts: dict[UUID, list[int]] = {}
+
+    def stats(c: list[int]) -> UserStats:
+        return UserStats(c[0], c[1], c[2], c[3], table.prior_rate, table.prior_strength)
+
+    out = []
+    for s in swipes:  # oldest first
+        swiper, swiped = counts.setdefault(s.swiper, [0] * 4), counts.setdefault(s.swiped, [0] * 4)
+        out.append((stats(swiper), stats(swiped)))
+        swiper[0] += s.liked  # likes given, swipes given, likes received, swipes received
+        swiper[1] += 1
+        swiped[2] += s.liked
+        swiped[3] += 1
+    return out
+
+
+def build_rows(
+    history: History,
+    swipes: Sequence[Swipe],
+    stats: StatsTable,
+    params: FeatureParams,
+    *,
+    point_in_time: bool,
+    mutual_weight: float = 1.0,
+    mutual_before: datetime | None = None,
+) -> PairRows:
+    """Feature rows for `swipes`, grouped by swiper, oldest first. Behaviour stats are
+    `stats` (held-out rows: as of the cutoff, like serving), or with `point_in_time` each
+    row's own as-of counts (training rows; `stats` gives only the prior). A like that was
+    mutual before `mutual_before` weighs `mutual_weight`."""
+    ordered_by_time = sorted(swipes, key=lambda s: s.at)
+    if point_in_time:
+        known = _as_of(ordered_by_time, stats)
+    else:
+        known = [(stats.get(s.swiper), stats.get(s.swiped)) for s in ordered_by_time]
+    groups: dict[UUID, list[int]] = {}
+    for i, s in enumerate(ordered_by_time):
+        groups.setdefault(s.swiper, []).append(i)
+    ordered: list[Swipe] = []
+    blocks = [np.zeros((0, len(PAIR_FEATURES)))]
+    for swiper, idx in groups.items():
+        group = [ordered_by_time[i] for i in idx]
+        blocks.append(
+            pair_matrix(
+                history.people[swiper],
+                [history.people[s.swiped] for s in group],
+                history.similarities(swiper, [s.swiped for s in group]),
+                [known[i][0] for i in idx],
+                [known[i][1] for i in idx],
+                [s.at for s in group],
+                params,
+            )
+        )
+        ordered.extend(group)
+    labels = np.array([s.liked for s in ordered], dtype=np.int64)
+    mutual = [s.liked and history.is_mutual(s.swiper, s.swiped, mutual_before) for s in ordered]
+    weights = np.where(np.array(mutual, dtype=bool), mutual_weight, 1.0)
+    return PairRows(ordered, np.vstack(blocks), labels, weights)

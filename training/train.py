@@ -1,0 +1,235 @@
+"""Train the compatibility model on swipe history and publish it as a versioned artifact.
+
+Time-based: the most recent `test_days` are held out; everything the features know about
+people's behaviour (selectivity, popularity) is counted from swipes before that cutoff only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import sklearn
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.model_selection import StratifiedKFold
+from threadpoolctl import ThreadpoolController
+
+from matching import artifacts
+from matching.embedding import model_path, model_version
+from matching.model import KIND, CompatibilityModel
+from matching.pairs import PAIR_FEATURES, FeatureParams, StatsTable
+from matching.settings import Settings
+from matching.storage.db import connect
+from training.jobs import JobError
+from training.pairs_data import History, PairRows, Window, build_rows, load_history, time_window
+
+log = logging.getLogger(__name__)
+
+
+class InsufficientHistory(JobError):  # a RuntimeError
+    """Too little swipe history to train (or to evaluate) a model; `summary` has the counts."""
+
+    def __init__(self, message: str, summary: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.summary = {"status": "insufficient_history", "reason": message, **summary}
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """configs/train.yaml; unknown keys are an error."""
+
+    test_days: float = 7.0
+    min_swipes: int = 1000  # in the training window
+    min_positives: int = 100  # likes in the training window
+    max_iter: int = 200
+    learning_rate: float = 0.05
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 40
+    l2_regularization: float = 1.0
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    calibration_folds: int = 3
+    mutual_weight: float = 2.0  # a like that became a mutual match counts this much
+    prior_strength: float = 10.0  # swipes' worth of the population rate in each user's rates
+    seed: int = 7
+    threads: int = 1  # OpenMP threads while fitting (0: all cores; they spin-wait if shared)
+    embedding_model_version: str | None = None  # None: the configured embedder's
+
+    @classmethod
+    def from_mapping(cls, config: Mapping[str, Any] | None) -> TrainConfig:
+        given = dict(config or {})
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise ValueError(f"unknown train config keys: {unknown}; known: {sorted(known)}")
+        if given.get("calibration", "isotonic") not in ("isotonic", "sigmoid"):
+            raise ValueError("calibration: must be 'isotonic' or 'sigmoid'")
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for name, value in given.items():
+            default = getattr(defaults, name)
+            kind = str if default is None else type(default)
+            try:
+                values[name] = None if value is None else kind(value)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{name}: {value!r} is not a {kind.__name__}") from exc
+        cfg = cls(**values)
+        if cfg.test_days <= 0 or cfg.calibration_folds < 2:
+            raise ValueError("test_days must be > 0 and calibration_folds >= 2")
+        return cfg
+
+
+def like_metrics(labels: np.ndarray, p_like: np.ndarray) -> dict[str, float]:
+    """How well P(like) predicts the held-out swipes."""
+    p = np.clip(p_like, 1e-6, 1 - 1e-6)
+    return {
+        "like_auc": round(float(roc_auc_score(labels, p)), 6),
+        "like_log_loss": round(float(log_loss(labels, p, labels=[0, 1])), 6),
+        "like_brier": round(float(brier_score_loss(labels, p)), 6),
+        "like_rate": round(float(labels.mean()), 6),
+    }
+
+
+def fit(rows: PairRows, cfg: TrainConfig) -> CalibratedClassifierCV:
+    """Gradient-boosted trees, calibrated on folds of the training window."""
+    boosted = HistGradientBoostingClassifier(
+        learning_rate=cfg.learning_rate,
+        max_iter=cfg.max_iter,
+        max_leaf_nodes=cfg.max_leaf_nodes,
+        min_samples_leaf=cfg.min_samples_leaf,
+        l2_regularization=cfg.l2_regularization,
+        random_state=cfg.seed,
+    )
+    folds = StratifiedKFold(cfg.calibration_folds, shuffle=True, random_state=cfg.seed)
+    # ensemble=False: one boosted model fitted on the whole window, calibrated on out-of-fold
+    # predictions; serving then predicts with one model instead of one per fold.
+    model = CalibratedClassifierCV(boosted, method=cfg.calibration, cv=folds, ensemble=False)
+    threads = ThreadpoolController().limit(limits=cfg.threads or None, user_api="openmp")
+    with threads:
+        model.fit(rows.features, rows.labels, sample_weight=rows.weights)
+    return model
+
+
+def _counts(
+    train: PairRows | None, test: PairRows | None, n: int, cfg: TrainConfig
+) -> dict[str, Any]:
+    return {
+        "swipes": n,
+        "train_swipes": 0 if train is None else len(train.labels),
+        "train_positives": 0 if train is None else train.positives,
+        "test_swipes": 0 if test is None else len(test.labels),
+        "test_positives": 0 if test is None else test.positives,
+        "min_swipes": cfg.min_swipes,
+        "min_positives": cfg.min_positives,
+        "test_days": cfg.test_days,
+    }
+
+
+def check_enough(train: PairRows, test: PairRows, n: int, cfg: TrainConfig) -> None:
+    """Raise InsufficientHistory unless both windows can train and evaluate a model."""
+    counts = _counts(train, test, n, cfg)
+    negatives = len(train.labels) - train.positives
+    problems = []
+    if len(train.labels) < cfg.min_swipes:
+        problems.append(f"{len(train.labels)} swipes before the cutoff, need {cfg.min_swipes}")
+    if train.positives < cfg.min_positives:
+        problems.append(f"{train.positives} likes before the cutoff, need {cfg.min_positives}")
+    if negatives < cfg.calibration_folds:
+        problems.append(f"{negatives} passes before the cutoff, need {cfg.calibration_folds}")
+    if test.positives == 0 or test.positives == len(test.labels):
+        problems.append(
+            f"the held-out last {cfg.test_days:g} days have {len(test.labels)} swipes with "
+            f"{test.positives} likes: need both likes and passes"
+        )
+    if problems:
+        raise InsufficientHistory("too little history to train: " + "; ".join(problems), counts)
+
+
+def _datasets(
+    history: History, cfg: TrainConfig, params: FeatureParams
+) -> tuple[Window, StatsTable, PairRows, PairRows]:
+    window = time_window(history.swipes, cfg.test_days)
+    if window is None:
+        msg = "too little history to train: no swipes between people with embeddings"
+        raise InsufficientHistory(msg, _counts(None, None, 0, cfg))
+    train_swipes, test_swipes = window.split(history.swipes)
+    # Behaviour statistics from the past only: the held-out window must not leak into them,
+    # and a training row sees only the swipes before it.
+    triples = ((s.swiper, s.swiped, s.liked) for s in train_swipes)
+    stats = StatsTable.from_swipes(triples, cfg.prior_strength)
+    train = build_rows(
+        history,
+        train_swipes,
+        stats,
+        params,
+        point_in_time=True,
+        mutual_weight=cfg.mutual_weight,
+        mutual_before=window.cutoff,
+    )
+    test = build_rows(history, test_swipes, stats, params, point_in_time=False)
+    check_enough(train, test, len(history.swipes), cfg)
+    return window, stats, train, test
+
+
+def train_on(history: History, settings: Settings, cfg: TrainConfig, embedder: str) -> Path:
+    """Fit on `history` and publish the artifact; returns its folder."""
+    params = FeatureParams.from_settings(settings.matching)
+    window, stats, train, test = _datasets(history, cfg, params)
+    estimator = fit(train, cfg)
+    metrics = like_metrics(test.labels, estimator.predict_proba(test.features)[:, 1])
+    weighted = test.features[:, PAIR_FEATURES.index("ab_score")]
+    metrics["weighted_like_auc"] = round(float(roc_auc_score(test.labels, weighted)), 6)
+    version = artifacts.new_version()
+    manifest = {
+        "version": version,
+        "kind": "compatibility",
+        "algorithm_version": f"gbm-{version}",
+        "estimator": f"CalibratedClassifierCV(HistGradientBoostingClassifier, {cfg.calibration})",
+        "sklearn_version": sklearn.__version__,
+        "embedding_model_version": embedder,
+        "feature_count": len(PAIR_FEATURES),
+        "feature_params": params.to_dict(),
+        "window": window.to_dict(),
+        "rows": {
+            "train": len(train.labels),
+            "train_positives": train.positives,
+            "train_mutual": int((train.weights > 1).sum()),
+            "test": len(test.labels),
+            "test_positives": test.positives,
+            "dropped_swipes": history.dropped_swipes,
+            "users_with_stats": len(stats.counts),
+        },
+        "config": asdict(cfg),
+        "metrics": metrics,
+    }
+    model = CompatibilityModel(estimator, stats, params, manifest)
+    tmp = artifacts.staging(settings.index.artifacts_dir, KIND, version)
+    model.save(tmp)
+    return artifacts.publish(tmp, manifest)
+
+
+async def train(settings: Settings, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read the history, train, publish; raises InsufficientHistory with too little."""
+    cfg = TrainConfig.from_mapping(config)
+    embedder = cfg.embedding_model_version or model_version(model_path(settings.model))
+    conn = await connect(settings.database)
+    try:
+        history = await load_history(conn, embedder)
+    finally:
+        await conn.close()
+    folder = await asyncio.to_thread(train_on, history, settings, cfg, embedder)
+    manifest = artifacts.read_manifest(folder)
+    log.info("model %s: %s", folder, manifest["metrics"])
+    keys = ("version", "algorithm_version", "window", "rows", "metrics")
+    return {"status": "trained", "folder": str(folder), **{k: manifest[k] for k in keys}}
+
+
+def run(settings: Settings, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """`matching jobs train`: the summary of the published model."""
+    return asyncio.run(train(settings, config))
