@@ -21,7 +21,7 @@ from matching.settings import Settings
 from matching.storage.db import connect
 from matching.storage.migrate import migrate
 from matching.storage.profiles import PREFERENCE_FIELDS, PROFILE_FIELDS, log_changes
-from matching.text import profile_text
+from matching.text import profile_text, text_hash
 
 log = logging.getLogger(__name__)
 CHUNK = 2048
@@ -57,7 +57,11 @@ def _prefs_record(p: SeedPerson) -> tuple[object, ...]:
 
 
 async def _insert(
-    conn: asyncpg.Connection, people: list[SeedPerson], vectors: np.ndarray, version: str
+    conn: asyncpg.Connection,
+    people: list[SeedPerson],
+    vectors: np.ndarray,
+    hashes: list[str],
+    version: str,
 ) -> None:
     async with conn.transaction():
         await conn.copy_records_to_table(
@@ -71,8 +75,8 @@ async def _insert(
             columns=["user_id", *PREFERENCE_FIELDS],
         )
         features = [
-            (p.id, v.astype("<f4").tobytes(), len(v), version, profile_completeness(p.profile))
-            for p, v in zip(people, vectors, strict=True)
+            (p.id, v.astype("<f4").tobytes(), len(v), version, h, profile_completeness(p.profile))
+            for p, v, h in zip(people, vectors, hashes, strict=True)
         ]
         await conn.copy_records_to_table(
             "user_features",
@@ -82,6 +86,7 @@ async def _insert(
                 "embedding",
                 "embedding_dim",
                 "model_version",
+                "text_hash",
                 "profile_completeness",
             ],
         )
@@ -110,7 +115,7 @@ async def seed(settings: Settings, users: int, seed: int = 42) -> SeedReport:
             if fresh:
                 texts = [profile_text(p.profile) for p in fresh]
                 vectors = await asyncio.to_thread(encode, model, texts, 128)
-                await _insert(conn, fresh, vectors, version)
+                await _insert(conn, fresh, vectors, [text_hash(t) for t in texts], version)
                 inserted += len(fresh)
             log.info("seeded %d/%d", inserted + skipped, users)
     finally:

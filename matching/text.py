@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from matching.profile import ProfileFields
 
 
@@ -21,6 +23,11 @@ def profile_text(profile: ProfileFields) -> str:
     ]
     text = " ".join(p for p in parts if p)
     return text or profile.name
+
+
+def text_hash(text: str) -> str:
+    """A digest of an embedded text, stored beside its vector: a new hash means a stale vector."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 TEXT_FIELDS = frozenset(

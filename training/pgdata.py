@@ -68,7 +68,7 @@ class PostgresShards(Datasource):
         schema: pa.Schema | None = None,
         name: str = "Postgres",
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call, unused-ignore]
         if "{shard}" not in query:
             raise ValueError("query needs a {shard} placeholder in its WHERE clause")
         self._url, self._query, self._key = url, query, key
@@ -124,4 +124,5 @@ def read_postgres(
 ) -> Dataset:
     """A Dataset of `query`'s rows, read in `shards` parallel tasks (see module doc)."""
     source = PostgresShards(url, query, key=key, args=args, schema=schema, name=name)
-    return read_datasource(source, override_num_blocks=shards)
+    dataset: Dataset = read_datasource(source, override_num_blocks=shards)
+    return dataset

@@ -13,6 +13,7 @@ import numpy as np
 from matching.features import profile_completeness
 from matching.person import Person, PreferenceView, casefold
 from matching.profile import AlgorithmWeights, Preferences, Profile, ProfileIn
+from matching.text import profile_text, text_hash
 
 PROFILE_FIELDS = (
     "name", "headline", "bio", "industry", "job_title", "job_level", "company", "company_size",
@@ -42,13 +43,13 @@ ON CONFLICT (user_id) DO UPDATE SET
     {", ".join(f"{f} = EXCLUDED.{f}" for f in PREFERENCE_FIELDS)}, updated_at = now()
 """
 _UPSERT_FEATURES = """
-INSERT INTO user_features (user_id, embedding, embedding_dim, model_version,
+INSERT INTO user_features (user_id, embedding, embedding_dim, model_version, text_hash,
                            profile_completeness, activity_score, computed_at)
-VALUES ($1, $2, $3, $4, $5, 1.0, now())
+VALUES ($1, $2, $3, $4, $5, $6, 1.0, now())
 ON CONFLICT (user_id) DO UPDATE SET embedding = EXCLUDED.embedding,
     embedding_dim = EXCLUDED.embedding_dim, model_version = EXCLUDED.model_version,
-    profile_completeness = EXCLUDED.profile_completeness, activity_score = 1.0,
-    computed_at = now()
+    text_hash = EXCLUDED.text_hash, profile_completeness = EXCLUDED.profile_completeness,
+    activity_score = 1.0, computed_at = now()
 """
 _COLUMNS = f"""p.id, p.active, p.created_at, p.updated_at, p.last_active_at,
        {", ".join(f"p.{f}" for f in PROFILE_FIELDS)},
@@ -73,7 +74,9 @@ async def upsert_profile(
     embedding: np.ndarray,
     model_version: str,
 ) -> tuple[Profile, bool]:
-    """Write a profile, its preferences, its embedding and a change-log row atomically."""
+    """Write a profile, its preferences, its embedding and a change-log row atomically.
+
+    `embedding` must be the vector of `profile_text(profile)`: its hash is stored with it."""
     values = profile.model_dump(mode="json")
     vector = np.ascontiguousarray(embedding, dtype="<f4")
     async with conn.transaction():
@@ -86,6 +89,7 @@ async def upsert_profile(
             vector.tobytes(),
             int(vector.shape[0]),
             model_version,
+            text_hash(profile_text(profile)),
             profile_completeness(profile),
         )
         await log_change(conn, user_id, "upsert")
