@@ -108,6 +108,19 @@ class Registry:
             partial.rename(target)
         return target
 
+    def metrics(
+        self, kind: str, version: str, manifest: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A version's latest metrics: its evaluation's (`evaluation/metrics.json`), else
+        the ones its job recorded in the manifest."""
+        evaluated = self._read_json(
+            self._path(_folder(kind), version, "evaluation", "metrics.json")
+        )
+        if evaluated is not None and isinstance(evaluated.get("metrics"), dict):
+            found: dict[str, Any] = evaluated["metrics"]
+            return found
+        return dict((manifest or self.manifest(kind, version)).get("metrics") or {})
+
     def describe(self) -> dict[str, Any]:
         """What `GET /v1/admin/models` and `matching models list` show."""
         live = self.live()
@@ -119,10 +132,7 @@ class Registry:
                     "live": m["version"] == live[kind],
                     "created_at": m.get("created_at"),
                     "algorithm_version": m.get("algorithm_version"),
-                    "metrics": m.get("metrics", {}),
-                    "evaluation": m.get("evaluation", {}).get("metrics")
-                    if isinstance(m.get("evaluation"), dict)
-                    else None,
+                    "metrics": self.metrics(kind, m["version"], m),
                 }
                 for m in self.versions(kind)
             ]
@@ -156,7 +166,9 @@ class Registry:
         if current == version:
             return live
         if kind == "models" and current is not None and not force:
-            better, reason = is_better(candidate, self.manifest(kind, current))
+            better, reason = is_better(
+                self.metrics(kind, version, candidate), self.metrics(kind, current)
+            )
             if not better:
                 raise PromotionRefused(f"{version} is not better than live {current}: {reason}")
         return self._set(live, kind, version, by, "promote" + (" (forced)" if force else ""))
@@ -187,28 +199,16 @@ class Registry:
 
 
 def is_better(candidate: dict[str, Any], serving: dict[str, Any]) -> tuple[bool, str]:
-    """Compare two model manifests on their evaluation (else training) metrics."""
+    """The evaluation's promotion gate on two versions' metrics."""
     try:
         from training.evaluate import better_than
-    except ImportError:  # serving images without the training extras
-        better_than = None
-    cand = _metrics(candidate)
-    serv = _metrics(serving)
-    if better_than is not None:
-        result: tuple[bool, str] = better_than(cand, serv)
-        return result
-    auc_c, auc_s = cand.get("auc"), serv.get("auc")
-    if auc_c is None or auc_s is None:
-        return False, "no AUC to compare"
-    return (auc_c >= auc_s, f"AUC {auc_c:.4f} vs {auc_s:.4f}")
-
-
-def _metrics(manifest: dict[str, Any]) -> dict[str, Any]:
-    evaluation = manifest.get("evaluation")
-    if isinstance(evaluation, dict) and isinstance(evaluation.get("metrics"), dict):
-        metrics: dict[str, Any] = evaluation["metrics"]
-        return metrics
-    return dict(manifest.get("metrics", {}))
+    except ImportError:  # a serving image without the training code: compare AUC only
+        auc_c, auc_s = candidate.get("like_auc"), serving.get("like_auc")
+        if auc_c is None or auc_s is None:
+            return False, "no AUC to compare"
+        return auc_c >= auc_s, f"AUC {auc_c:.4f} vs {auc_s:.4f}"
+    result: tuple[bool, str] = better_than(candidate, serving)
+    return result
 
 
 def _folder(kind: str) -> str:

@@ -73,6 +73,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, broker: TansuBroker) -> Ite
         "REDIS_URL": "redis://127.0.0.1:6379/13",
         "MATCHING_DISCOVER_CACHE_TTL_S": "0",  # e2e checks writes show at once
         "MATCHING_RATE_LIMIT_SWIPES": "0",
+        "MATCHING_RATE_LIMIT_DISCOVER": "0",  # the promotion test keeps discover busy
         "MATCHING_RELAY_POLL_S": "0.05",
     }
     saved = {k: os.environ.get(k) for k in env}
