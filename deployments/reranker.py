@@ -89,7 +89,6 @@ class Reranker:
             model = None
             if wanted is not None:
                 from matching.model import CompatibilityModel
-
                 from matching.registry import Registry
 
                 registry = Registry.from_settings(Settings.from_env())
