@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,6 +40,7 @@ from training.pgdata import fetch_rows, read_postgres
 
 log = logging.getLogger(__name__)
 KIND = "embeddings"
+FILE = "embeddings.parquet"
 _LIST_FIELDS = frozenset({"skills", "interests", "networking_goals"})
 _FIELDS = sorted(TEXT_FIELDS)
 
@@ -84,6 +86,7 @@ class EmbedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     batch_size: int = Field(default=128, ge=1, le=8192)
+    rows_per_call: int = Field(default=1024, ge=1, le=65_536)
     actors: tuple[int, int] = (1, 1)
     threads: int = Field(default=2, ge=1, le=256)
     device: Literal["auto", "cpu", "cuda"] = "auto"
@@ -156,14 +159,22 @@ class EmbedActor:
         return rest.append_column("embedding", vectors_column(vectors))
 
 
-def embed_dataset(ds: Dataset, model: ModelSettings, cfg: EmbedConfig, gpus: int) -> Dataset:
+def embed_dataset(
+    ds: Dataset,
+    model: ModelSettings,
+    cfg: EmbedConfig,
+    gpus: int,
+    actor: type[EmbedActor] = EmbedActor,
+) -> Dataset:
     """`ds` (a `text` column) with an `embedding` column instead, from the actor pool."""
     device = "cuda" if gpus else "cpu"
     actor_model = model.model_copy(update={"device": device, "torch_threads": cfg.threads})
     return ds.map_batches(
-        EmbedActor,
+        actor,
         fn_constructor_kwargs={"model": actor_model, "batch_size": cfg.batch_size},
-        batch_size=cfg.batch_size,
+        # model.encode sorts each call's texts by length before batching them: calls of
+        # many batches pad as little as one encode over all texts (~15% faster than 128)
+        batch_size=max(cfg.rows_per_call, cfg.batch_size),
         batch_format="pyarrow",
         compute=ActorPoolStrategy(min_size=cfg.actors[0], max_size=cfg.actors[1]),
         num_gpus=gpus,
@@ -212,14 +223,10 @@ def _snapshot_table(batch: pa.Table, version: str) -> pa.Table:
     )
 
 
-def write_all(
-    settings: Settings, cfg: EmbedConfig, embedded: Dataset, version: str
-) -> tuple[int, int, Path | None]:
-    """Stream the embedded rows into PostgreSQL and one Parquet file; (embedded, written,
-    published snapshot folder or None when nothing was written)."""
-    folder = cfg.parquet_dir or settings.index.artifacts_dir / KIND
-    snapshot = artifacts.new_version()
-    tmp = artifacts.staging(folder.parent, folder.name, snapshot)
+def _write_stream(
+    settings: Settings, cfg: EmbedConfig, embedded: Dataset, version: str, file: Path
+) -> tuple[int, int]:
+    """PostgreSQL batch by batch, and the rows written to `file`; (embedded, written)."""
     seen = written = 0
     writer: pq.ParquetWriter | None = None
     with asyncio.Runner() as runner:
@@ -230,15 +237,29 @@ def write_all(
                 seen += batch.num_rows
                 kept = _snapshot_table(runner.run(write_batch(conn, batch, version)), version)
                 written += kept.num_rows
-                writer = writer or pq.ParquetWriter(tmp / f"{KIND}.parquet", kept.schema)
+                writer = writer or pq.ParquetWriter(file, kept.schema)
                 writer.write_table(kept)
         finally:
             runner.run(conn.close())
             if writer is not None:
                 writer.close()
+    return seen, written
+
+
+def write_all(
+    settings: Settings, cfg: EmbedConfig, embedded: Dataset, version: str
+) -> tuple[int, int, Path | None]:
+    """(embedded, written, the published snapshot folder or None when nothing was written)."""
+    folder = cfg.parquet_dir or settings.index.artifacts_dir / KIND
+    snapshot = artifacts.new_version()
+    tmp = artifacts.staging(folder.parent, folder.name, snapshot)
+    try:
+        seen, written = _write_stream(settings, cfg, embedded, version, tmp / FILE)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # the batches committed so far stay committed
+        raise
     if not written:
-        tmp.joinpath(f"{KIND}.parquet").unlink(missing_ok=True)
-        tmp.rmdir()
+        shutil.rmtree(tmp)
         return seen, 0, None
     manifest = {
         "version": snapshot,
@@ -246,7 +267,7 @@ def write_all(
         "model_version": version,
         "rows": written,
         "scope": "all" if cfg.force else "changed",
-        "files": [f"{KIND}.parquet"],
+        "files": [FILE],
     }
     return seen, written, artifacts.publish(tmp, manifest)
 

@@ -103,7 +103,7 @@ def test_a_changed_bio_is_embedded_again_and_replayed(
     folder = Path(summary["parquet"])
     assert folder.parent == settings.index.artifacts_dir / embed.KIND
     assert artifacts.read_manifest(folder)["rows"] == 1
-    table = pq.read_table(folder / f"{embed.KIND}.parquet")
+    table = pq.read_table(folder / embed.FILE)
     assert table.schema.field("embedding").type == pa.list_(pa.float32())
     assert table.column("user_id").to_pylist() == [str(user)]
     assert table.column("model_version").to_pylist() == [embedder.model_version]
