@@ -7,9 +7,9 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, get_args
 
-from matching.profile import ProfileFields
+from matching.profile import CompanySize, JobLevel, ProfileFields
 from matching.scoring import ACTIVITY_HALF_LIFE_DAYS
 
 # Fields a complete profile has, with how much each counts.
@@ -43,19 +43,8 @@ def profile_completeness(profile: ProfileFields) -> float:
 # job alike, from one row of `matching.storage.features.INPUTS_SQL`. Personal data a model
 # does not need never enters: no name, and the company only as a hash bucket.
 
-JOB_LEVELS = (
-    "intern",
-    "entry",
-    "mid",
-    "senior",
-    "lead",
-    "manager",
-    "director",
-    "vp",
-    "executive",
-    "founder",
-)
-COMPANY_SIZES = ("1-10", "11-50", "51-200", "201-1000", "1001-5000", "5001+")
+JOB_LEVELS: tuple[str, ...] = get_args(JobLevel)  # the CHECK order in 0001_profiles.sql
+COMPANY_SIZES: tuple[str, ...] = get_args(CompanySize)
 HASH_BUCKETS = 1 << 20
 
 FEATURE_NAMES: tuple[str, ...] = (
