@@ -90,6 +90,7 @@ COMPANY_SIZES: tuple[CompanySize, ...] = get_args(CompanySize)
 # Rates of missing profile fields.
 P_NO_BIO, P_NO_LOCATION, P_NO_AGE, P_NO_COMPANY = 0.10, 0.05, 0.08, 0.15
 P_NO_HEADLINE, P_NO_INTERESTS, P_NO_GOALS = 0.03, 0.03, 0.05
+P_PHOTO = 0.8  # decided from the person's id, not the stream: earlier draws stay the same
 # Rates of preferences being set.
 P_AGE_RANGE, P_DISTANCE, P_PREF_LANGUAGES, P_PREF_INDUSTRIES = 0.60, 0.70, 0.30, 0.10
 P_PREF_LEVELS, P_PREF_SIZES, P_EXCLUDE_COLLEAGUES, P_EXCLUDE_COMPETITORS = 0.05, 0.03, 0.20, 0.05
@@ -524,7 +525,14 @@ def _timestamps(rng: random.Random, now: datetime) -> tuple[datetime, datetime]:
     return now - timedelta(seconds=account_s), now - timedelta(seconds=idle_s)
 
 
-def _profile(rng: random.Random, d: _Draft) -> ProfileIn:
+def _photo_url(person_id: uuid.UUID) -> str | None:
+    """A placeholder photo address for P_PHOTO of the people (has_photo varies)."""
+    if (person_id.int >> 64) % 1000 >= P_PHOTO * 1000:
+        return None
+    return f"https://photos.example.com/{person_id}.jpg"
+
+
+def _profile(rng: random.Random, d: _Draft, photo_url: str | None) -> ProfileIn:
     gender = _GENDERS.pick(rng)
     lat, lon = (None, None) if rng.random() < P_NO_LOCATION else _location(rng, d.city)
     return _construct(
@@ -546,6 +554,7 @@ def _profile(rng: random.Random, d: _Draft) -> ProfileIn:
             "longitude": lon,
             "age": None if rng.random() < P_NO_AGE else d.age,
             "gender": gender,
+            "photo_url": photo_url,
             "preferences": _preferences(rng, d),
         },
     )
@@ -554,7 +563,7 @@ def _profile(rng: random.Random, d: _Draft) -> ProfileIn:
 def _person(rng: random.Random, now: datetime) -> SeedPerson:
     person_id = uuid.UUID(int=rng.getrandbits(128), version=4)
     draft = _draft(rng)
-    profile = _profile(rng, draft)
+    profile = _profile(rng, draft, _photo_url(person_id))
     created_at, last_active_at = _timestamps(rng, now)
     return SeedPerson(person_id, profile, created_at, last_active_at)
 

@@ -62,6 +62,8 @@ def _normalise_tags(values: list[str]) -> list[str]:
 Tag = Annotated[str, Field(min_length=1, max_length=60)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_normalise_tags)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+# The photo itself lives with the platform; the service keeps its address (has_photo).
+PhotoUrl = Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")]
 
 
 class AlgorithmWeights(BaseModel):
@@ -128,6 +130,7 @@ class ProfileFields(BaseModel):
     longitude: float | None = Field(default=None, ge=-180, le=180, validate_default=True)
     age: int | None = Field(default=None, ge=16, le=120)
     gender: Gender | None = None
+    photo_url: PhotoUrl | None = None
 
     _both_coordinates = field_validator("longitude")(both_coordinates)
 

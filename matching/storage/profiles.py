@@ -18,7 +18,7 @@ from matching.text import profile_text, text_hash
 PROFILE_FIELDS = (
     "name", "headline", "bio", "industry", "job_title", "job_level", "company", "company_size",
     "skills", "interests", "networking_goals", "languages", "latitude", "longitude", "age",
-    "gender",
+    "gender", "photo_url",
 )  # fmt: skip
 PREFERENCE_FIELDS = (
     "age_min", "age_max", "distance_km", "industries", "job_levels", "company_sizes",

@@ -101,3 +101,18 @@ async def test_features_are_read_through_the_feature_cache(app: App) -> None:
     assert after["profile_completeness"] > first["profile_completeness"]
     missing = await app.client.get(f"/v1/profiles/{uuid.uuid4()}/features")
     assert missing.status_code == 404 and missing.json()["field"] == "user_id"
+
+
+async def test_photo_url_is_stored_and_becomes_has_photo(app: App) -> None:
+    uid = uuid.uuid4()
+    body = profile_body(photo_url="https://img.example/ada.jpg")
+    assert (await app.client.put(f"/v1/profiles/{uid}", json=body)).status_code == 201
+    got = (await app.client.get(f"/v1/profiles/{uid}")).json()
+    assert got["photo_url"] == "https://img.example/ada.jpg"
+    features = (await app.client.get(f"/v1/profiles/{uid}/features")).json()["features"]
+    assert features["has_photo"] == 1.0
+    without = {k: v for k, v in body.items() if k != "photo_url"}
+    assert (await app.client.put(f"/v1/profiles/{uid}", json=without)).status_code == 200
+    assert (await app.client.get(f"/v1/profiles/{uid}")).json()["photo_url"] is None
+    features = (await app.client.get(f"/v1/profiles/{uid}/features")).json()["features"]
+    assert features["has_photo"] == 0.0

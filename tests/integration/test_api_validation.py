@@ -35,6 +35,8 @@ UID = "9f1c2a44-8a8e-4d6f-a4e7-2c1b0f2b6f10"
         ),
         ("put", f"/v1/profiles/{UID}", profile_body(name=""), "name"),
         ("put", f"/v1/profiles/{UID}", profile_body(age=7), "age"),
+        ("put", f"/v1/profiles/{UID}", profile_body(photo_url="ftp://x/p.jpg"), "photo_url"),
+        ("put", f"/v1/profiles/{UID}", profile_body(photo_url="https://a b"), "photo_url"),
         ("put", f"/v1/profiles/{UID}", profile_body(favourite_colour="red"), "favourite_colour"),
         (
             "put",
