@@ -41,6 +41,13 @@ class ScoreBreakdown(BaseModel):
 class MutualFit(BaseModel):
     your_fit: float = Field(description="How well they fit what you asked for")
     their_fit: float = Field(description="How well you fit what they asked for")
+    p_you_like: float | None = Field(
+        default=None, description="A learned model's P(you like them); null for the weighted score"
+    )
+    p_they_like: float | None = Field(default=None, description="P(they like you)")
+    p_mutual: float | None = Field(
+        default=None, description="P(you like them) x P(they like you): what discovery ranks by"
+    )
 
 
 class Reasons(BaseModel):

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 Endpoint = Literal["discover", "swipes", "preferences", "analytics"]
 _LOST = (OSError, TimeoutError, asyncpg.InterfaceError)
 _PROBE_TTL_S = 10.0  # dependency probes are cached: /health must stay cheap under polling
+# How long a replica trusts its view of the reranker's version: after a promotion, cached
+# discover answers of the old version stop being served within this long.
+_VERSION_TTL_S = 5.0
 
 
 class MatchingService:
@@ -53,6 +56,8 @@ class MatchingService:
         self._probes: dict[str, Any] = {}
         self._probed_at = 0.0
         self.model_version = ""
+        self._version: str | None = None
+        self._version_at = 0.0
         # Set by the ingress when it runs the relay/consumer: their state goes into /health.
         self.background_info: Callable[[], dict[str, Any]] | None = None
 
@@ -191,21 +196,39 @@ class MatchingService:
             "flagged": [v["algorithm_version"] for v in versions if v["flagged"]],
         }
 
-    async def discover(self, user_id: UUID, limit: int) -> list[dict[str, Any]]:
-        """Cached per user; never someone already swiped on, matched or blocked; every
-        candidate shown is recorded as a `match_shown` impression."""
+    async def ranking_version(self) -> str:
+        """The reranker's algorithm_version, asked at most every _VERSION_TTL_S."""
+        now = time.monotonic()
+        if self._version is None or now - self._version_at > _VERSION_TTL_S:
+            self._version = str((await self._reranker.info.remote())["version"])
+            self._version_at = now
+        return self._version
+
+    async def discover(self, user_id: UUID, limit: int) -> tuple[list[dict[str, Any]], str]:
+        """(candidates, algorithm_version). Cached per user; never someone already swiped on,
+        matched or blocked; every candidate shown is recorded as a `match_shown` impression.
+        A cached answer ranked by another version than the reranker's now (a promotion or a
+        rollback since) is ranked again."""
         await self.limit(user_id, "discover")
         limit = min(limit, self.settings.matching.max_matches_per_user)
+        version = await self.ranking_version()
         cached = await self.discover_cache.get(str(user_id))
-        if cached is not None and cached["limit"] >= limit:
+        if (
+            cached is not None
+            and cached["limit"] >= limit
+            and cached.get("algorithm_version") == version
+        ):
             shown: list[dict[str, Any]] = cached["candidates"][:limit]
         else:
             shown = [asdict(m) for m in await self._rank(user_id, limit)]
+            version = shown[0]["algorithm_version"] if shown else version
             await self.discover_cache.put(
-                str(user_id), {"limit": limit, "candidates": shown}, [c["user_id"] for c in shown]
+                str(user_id),
+                {"limit": limit, "candidates": shown, "algorithm_version": version},
+                [c["user_id"] for c in shown],
             )
         await self._record_impressions(user_id, shown)
-        return shown
+        return shown, version
 
     async def _rank(self, user_id: UUID, limit: int) -> list[RankedMatch]:
         pool_k = max(self.settings.matching.candidate_pool, 3 * limit)

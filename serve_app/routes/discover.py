@@ -17,9 +17,8 @@ async def discover(
     user_id: UUID, service: ServiceDep, limit: int = Query(20, ge=1, le=100)
 ) -> DiscoverResponse:
     """People this user may want to meet and who may want to meet them, with reasons."""
-    ranked = await service.discover(user_id, limit)
+    ranked, version = await service.discover(user_id, limit)
     candidates = [MatchCandidate.model_validate(m) for m in ranked]
-    version = candidates[0].algorithm_version if candidates else "weighted-v1"
     return DiscoverResponse(
         user_id=user_id, algorithm_version=version, count=len(candidates), candidates=candidates
     )

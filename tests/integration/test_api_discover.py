@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
-from tests.integration.conftest import App
+import pytest
+
+from deployments.embedder import Embedder
+from matching.settings import Settings
+from serve_app import service as service_module
+from tests.integration.conftest import REDIS_URL, App, start_app, stop_app
 from tests.support import profile_body
 
 BERLIN = {"latitude": 52.52, "longitude": 13.405}
@@ -178,3 +184,45 @@ async def test_search_as_a_user_applies_their_preferences(app: App) -> None:
     got = {c["user_id"] for c in response.json()["candidates"]}
     assert got == {ids["best"], ids["ok"]}
     assert all(c["mutual"] is not None for c in response.json()["candidates"])
+
+
+async def test_a_new_ranking_version_is_not_answered_from_the_cache(
+    fresh_database: str, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a promotion (here: the reranker reconfigured with other weights), a cached
+    answer of the old version is ranked again; an empty answer names the version too."""
+    monkeypatch.setattr(service_module, "_VERSION_TTL_S", 0.0)
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": fresh_database,
+            "REDIS_URL": REDIS_URL,
+            "MATCHING_ARTIFACTS_DIR": str(tmp_path),
+            "MATCHING_DISCOVER_CACHE_TTL_S": "600",
+        }
+    )
+    app = await start_app(settings, embedder)
+    try:
+        ids = await population(app)
+        url = f"/v1/users/{ids['requester']}/discover"
+        first = (await app.client.get(url)).json()
+        assert first["algorithm_version"] == "weighted-v1" and first["count"] > 0
+        assert await app.service.discover_cache.get(ids["requester"]) is not None
+        reranker = app.service._reranker
+        weights = {"interest_overlap": 1.0}
+        await reranker.reconfigure.remote({"weights": weights, "version": "interests-only"})
+        second = (await app.client.get(url)).json()
+        assert second["algorithm_version"] == "interests-only"
+        assert {c["algorithm_version"] for c in second["candidates"]} == {"interests-only"}
+        assert all(set(c["mutual"]) >= {"your_fit", "their_fit"} for c in second["candidates"])
+        assert second["candidates"][0]["mutual"]["p_mutual"] is None  # no learned model
+        sydney = {"latitude": -33.87, "longitude": 151.21}
+        lonely = await put(app, "Lonely", **sydney, preferences={"distance_km": 5})
+        empty = (await app.client.get(f"/v1/users/{lonely}/discover")).json()
+        assert empty == {
+            "user_id": lonely,
+            "algorithm_version": "interests-only",
+            "count": 0,
+            "candidates": [],
+        }
+    finally:
+        await stop_app(app)
