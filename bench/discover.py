@@ -7,7 +7,8 @@ Seeds the population (idempotent), builds the index snapshot, then in one run:
   * recall@10 of the live search path against exact search, filters keeping 100/10/1%;
   * through Serve, per Ray configuration: a no-op deployment (the serving floor), and
     discover and search in both compositions, at several concurrencies, with wrk.
-Writes the tables to BENCHMARKS.md.
+Writes (replaces) its section of --out (BENCHMARKS.md), keeping the other sections and the
+section's hand-written `### Reading` commentary.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import numpy as np
 
 from bench.common import prepare
 from bench.load import LoadResult, have_wrk, run_wrk
+from bench.report import read_report, replace_section
 from matching.settings import Settings
 
 PROMPTS = [
@@ -47,6 +49,7 @@ CONFIGS: dict[str, dict[str, str]] = {
     },
 }
 KEEPS = (1.0, 0.1, 0.01)
+SECTION = "## Discover and search"  # the heading starts so; the rest names people and index
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -208,15 +211,13 @@ def _write(
     serve_results: dict[str, dict[tuple[str, int], LoadResult]],
 ) -> str:
     lines = [
-        "# Benchmarks",
+        f"{SECTION}, {n_users:,} people "
+        f"(index: {floor['index']['type']}, {floor['index']['size']:,} live rows)",
         "",
         f"Written by `python -m bench.discover --users {args.users}` on "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores, "
         f"{platform.python_version()}, wrk, {args.duration}s per cell. Everything below "
         "comes from one run; compare ratios and medians, not absolute numbers.",
-        "",
-        f"## Discover and search, {n_users:,} people "
-        f"(index: {floor['index']['type']}, {floor['index']['size']:,} live rows)",
         "",
         "### Compute floor: the same pipeline in-process (sequential calls)",
         "",
@@ -276,7 +277,9 @@ def main() -> None:
     floor = asyncio.run(_floor(settings, ids, args.floor_calls))
     print(f"floor: {floor}", flush=True)
     serve_results = _serve_runs(args, ids)
-    Path(args.out).write_text(_write(args, len(ids), floor, serve_results))
+    out = Path(args.out)
+    body = _write(args, len(ids), floor, serve_results)
+    out.write_text(replace_section(read_report(out), body, SECTION))
     print(f"wrote {args.out}")
 
 

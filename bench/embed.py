@@ -13,7 +13,8 @@ headline), interleaved, --reps times each:
       Steady: from the actor's first batch start to its last batch end, on its own clock
       (Ray Data's work between batches included, start-up not).
 No database is involved. Writes (replaces) its subsection of "## Embedding job throughput"
-in --out (BENCHMARKS.md) and prints it.
+in --out (BENCHMARKS.md), keeping the other subsections, the hand-written `### Reading`
+commentary and the other sections, and prints it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from bench.report import read_report, replace_subsection
 from matching.embedding import encode, load_model
 from matching.population import generate_population
 from matching.settings import ModelSettings
@@ -37,7 +39,6 @@ from matching.text import profile_text
 from training.embed import EmbedActor, EmbedConfig, embed_dataset
 
 SECTION = "## Embedding job throughput"
-COMMENTARY = "### Reading"
 INTRO = (
     "`matching jobs embed` (training/embed.py) embeds with Ray Data: `map_batches` over a "
     "pool of actors that each load all-MiniLM-L6-v2 once. `python -m bench.embed` runs its "
@@ -172,25 +173,6 @@ def subsection(args: argparse.Namespace, texts: list[str], reps: list[Rep]) -> s
     return "\n".join(lines)
 
 
-def replace_subsection(doc: str, title: str, body: str) -> str:
-    """`doc` with SECTION's subsection `title` replaced by `body` (added when missing)."""
-    lines = doc.rstrip("\n").split("\n")
-    if SECTION not in lines:
-        lines += ["", SECTION, "", INTRO]
-    start = lines.index(SECTION)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-    subs = [i for i in range(start + 1, end) if lines[i].startswith("### ")]
-    at = next((i for i in subs if lines[i] == title), None)
-    if at is None:  # new ones go before the hand-written commentary
-        at = next((i for i in subs if lines[i].startswith(COMMENTARY)), end)
-        stop = at
-    else:
-        stop = next((i for i in subs if i > at), end)
-    before = lines[:at] if lines[at - 1] == "" else [*lines[:at], ""]
-    new = [*body.strip("\n").split("\n"), ""]
-    return "\n".join(before + new + lines[stop:]).rstrip("\n") + "\n"
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--texts", type=int, default=2000)
@@ -209,8 +191,7 @@ def main() -> None:
     texts, reps = measure(args)
     body = subsection(args, texts, reps)
     out = Path(args.out)
-    doc = out.read_text() if out.is_file() else "# Benchmarks\n"
-    out.write_text(replace_subsection(doc, body.split("\n", 1)[0], body))
+    out.write_text(replace_subsection(read_report(out), SECTION, body, INTRO))
     print(body)
 
 

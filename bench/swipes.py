@@ -13,7 +13,8 @@ a no-op deployment, and measures:
     client posts swipes on fresh pairs while a consumer (all partitions, from the end) reads
     the topic; events are matched to swipes by a sequence number in the swipe's context.
     Once per relay poll interval (MATCHING_RELAY_POLL_S), each with its own Serve.
-Writes a Markdown section to --out (not BENCHMARKS.md) and prints it.
+Writes (replaces) its section of --out (BENCHMARKS.md), keeping the other sections and the
+section's hand-written `### Reading` commentary, and prints it.
 """
 
 from __future__ import annotations
@@ -37,9 +38,11 @@ import numpy as np
 from bench.common import prepare
 from bench.discover import _noop_apps, _stop_serve, _user_ids
 from bench.load import LoadResult, have_wrk, run_wrk, wrk_json
+from bench.report import read_report, replace_section
 from matching.settings import Settings
 
 TOPIC = "matching.events"
+SECTION = "## Swipes"
 # one record seen by the consumer: (received at, record timestamp, partition, offset, event_id)
 Copy = tuple[float, float, int, int, str]
 TOPICS = {TOPIC: 3, "user.events": 1, "event.events": 1, "matching.errors": 1}
@@ -506,7 +509,7 @@ def _run(
 
 def _write(args: argparse.Namespace, n_users: int, cells: list[Cell], delays: list[Delay]) -> str:
     lines = [
-        f"## Swipes: POST /v1/swipes and swipe -> `{TOPIC}` delay",
+        f"{SECTION}: POST /v1/swipes and swipe -> `{TOPIC}` delay",
         "",
         f"Written by `python -m bench.swipes --users {args.users} --duration {args.duration} "
         f"--composition {args.composition}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
@@ -595,7 +598,7 @@ def main() -> None:
     p.add_argument("--ready-timeout", type=float, default=600.0)
     p.add_argument("--port", type=int, default=8124)
     p.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
-    p.add_argument("--out", default="BENCHMARKS.swipes.md")
+    p.add_argument("--out", default="BENCHMARKS.md")
     args = p.parse_args()
     if not have_wrk():
         raise SystemExit("bench: wrk not found (apt-get install wrk)")
@@ -622,7 +625,8 @@ def main() -> None:
         for key in env:
             os.environ.pop(key, None)
     text = _write(args, len(ids), cells, delays)
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    out.write_text(replace_section(read_report(out), text, SECTION))
     print(text)
     print(f"wrote {args.out}")
 
