@@ -7,11 +7,14 @@ A folder by default (`MATCHING_ARTIFACTS_DIR`), or any `pyarrow.fs` URI (`s3://b
     <root>/index/<version>/...                  FAISS index snapshots (training/build_index.py)
     <root>/live.json                            {"models": v, "index": v, "history": [...]}
 
+Jobs write a version to a local folder and `push` it here (a no-op when the registry is
+that folder), its manifest last: a version without a manifest is incomplete and unseen.
 Versions are immutable folders; promotion only rewrites `live.json` (one object write, so
-readers see the old or the new pointer, never half of one). A promotion is refused when the
-candidate's evaluation is worse than the live version's, unless forced; rollback makes the
-previous live version live again. Replicas pick the live versions up through their
-`user_config` (see `matching.serving`), so a promotion swaps models without a restart.
+readers see the old or the new pointer, never half of one). A model is promoted only when
+its evaluation beats what serves now on the same window (`matching.gate`), unless forced;
+rollback makes the previous live version live again. Replicas pick the live versions up
+through their `user_config` (see `matching.serving`), so a promotion swaps models without a
+restart.
 """
 
 from __future__ import annotations
@@ -25,9 +28,12 @@ from typing import Any
 
 from pyarrow import fs
 
+from matching.artifacts import MANIFEST
+from matching.gate import promotion_check
 from matching.settings import Settings
 
 LIVE = "live.json"
+EVALUATION = "evaluation/metrics.json"  # written by `matching jobs evaluate`
 KINDS = {"models": "models", "index": "index"}  # registry kind -> folder
 _HISTORY = 50
 
@@ -108,14 +114,16 @@ class Registry:
             partial.rename(target)
         return target
 
+    def evaluation(self, kind: str, version: str) -> dict[str, Any] | None:
+        """A version's evaluation (`evaluation/metrics.json`), None if never evaluated."""
+        return self._read_json(self._path(_folder(kind), version, EVALUATION))
+
     def metrics(
         self, kind: str, version: str, manifest: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """A version's latest metrics: its evaluation's (`evaluation/metrics.json`), else
-        the ones its job recorded in the manifest."""
-        evaluated = self._read_json(
-            self._path(_folder(kind), version, "evaluation", "metrics.json")
-        )
+        """A version's latest metrics: its evaluation's, else the ones its job recorded in
+        the manifest."""
+        evaluated = self.evaluation(kind, version)
         if evaluated is not None and isinstance(evaluated.get("metrics"), dict):
             found: dict[str, Any] = evaluated["metrics"]
             return found
@@ -132,13 +140,29 @@ class Registry:
                     "live": m["version"] == live[kind],
                     "created_at": m.get("created_at"),
                     "algorithm_version": m.get("algorithm_version"),
-                    "metrics": self.metrics(kind, m["version"], m),
+                    "metrics": _summary(self.metrics(kind, m["version"], m)),
                 }
                 for m in self.versions(kind)
             ]
         return out
 
     # ----------------------------------------------------------------- writing
+
+    def push(self, kind: str, folder: Path) -> str:
+        """Copy a complete local version folder into the registry, its manifest last (and
+        the evaluation's metrics just before it); returns where it went. A no-op when the
+        registry is where the folder already is."""
+        target = self._path(_folder(kind), folder.name)
+        if self._local and Path(target).resolve() == folder.resolve():
+            return target
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        last = [folder / EVALUATION, folder / MANIFEST]
+        for path in [*(p for p in files if p not in last), *(p for p in last if p.is_file())]:
+            dest = f"{target}/{path.relative_to(folder).as_posix()}"
+            self._fs.create_dir(dest.rsplit("/", 1)[0], recursive=True)
+            with path.open("rb") as source, self._fs.open_output_stream(dest) as out:
+                shutil.copyfileobj(source, out)
+        return target
 
     def _write_live(self, live: dict[str, Any]) -> None:
         body = json.dumps(live, indent=2, sort_keys=True, default=str).encode()
@@ -156,29 +180,36 @@ class Registry:
     def promote(
         self, kind: str, version: str | None, *, force: bool = False, by: str = "cli"
     ) -> dict[str, Any]:
-        """Make `version` live; refused when its evaluation is worse than the live one's."""
+        """Make `version` ("latest": the newest) live; a model is refused unless its
+        evaluation beats what serves now (`matching.gate`) or `force`."""
         if not version:
             raise RegistryError("which version? (`matching models list` shows them)")
-        _folder(kind)
-        candidate = self.manifest(kind, version)
+        if version == "latest":
+            found = self.versions(kind)
+            if not found:
+                raise RegistryError(f"no {kind} versions in {self.uri}")
+            version = str(found[-1]["version"])
+        self.manifest(kind, version)  # exists and is complete
         live = self.live()
         current = live[kind]
         if current == version:
             return live
-        if kind == "models" and current is not None and not force:
-            better, reason = is_better(
-                self.metrics(kind, version, candidate), self.metrics(kind, current)
-            )
-            if not better:
-                raise PromotionRefused(f"{version} is not better than live {current}: {reason}")
+        if kind == "models" and not force:
+            live_metrics = None if current is None else self.metrics(kind, current)
+            ok, reason = promotion_check(self.evaluation(kind, version), current, live_metrics)
+            if not ok:
+                serving = f"live model {current}" if current else "the weighted score"
+                raise PromotionRefused(f"{version} is not better than {serving}: {reason}")
         return self._set(live, kind, version, by, "promote" + (" (forced)" if force else ""))
 
     def rollback(self, kind: str, *, by: str = "cli") -> dict[str, Any]:
-        """Make the version that was live before the current one live again."""
+        """Make the version that was live before the current one was promoted live again;
+        rolling back again keeps walking back (a rollback is not itself undone)."""
         live = self.live()
         current = live[kind]
         for entry in reversed(live["history"]):
-            if entry["kind"] == kind and entry["to"] == current and entry.get("from") != current:
+            promoted = str(entry.get("action", "")).startswith("promote")
+            if entry["kind"] == kind and promoted and entry["to"] == current:
                 return self._set(live, kind, entry.get("from"), by, "rollback")
         raise RegistryError(f"no earlier live {kind} version to roll back to")
 
@@ -198,17 +229,9 @@ class Registry:
         return live
 
 
-def is_better(candidate: dict[str, Any], serving: dict[str, Any]) -> tuple[bool, str]:
-    """The evaluation's promotion gate on two versions' metrics."""
-    try:
-        from training.evaluate import better_than
-    except ImportError:  # a serving image without the training code: compare AUC only
-        auc_c, auc_s = candidate.get("like_auc"), serving.get("like_auc")
-        if auc_c is None or auc_s is None:
-            return False, "no AUC to compare"
-        return auc_c >= auc_s, f"AUC {auc_c:.4f} vs {auc_s:.4f}"
-    result: tuple[bool, str] = better_than(candidate, serving)
-    return result
+def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Metrics for listings: the calibration table stays in the evaluation report."""
+    return {k: v for k, v in metrics.items() if not isinstance(v, list)}
 
 
 def _folder(kind: str) -> str:
