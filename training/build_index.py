@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 from matching import artifacts
-from matching.candidates import CandidateIndex
+from matching.candidates import KIND, CandidateIndex
 from matching.embedding import model_path, model_version
 from matching.recall import recall_at_k
+from matching.registry import Registry
 from matching.settings import Settings
 from matching.storage import profiles
 from matching.storage.db import connect
@@ -23,8 +24,11 @@ from training.jobs import JobError
 log = logging.getLogger(__name__)
 
 
-async def build_index(settings: Settings, recall_queries: int = 200) -> tuple[Path, dict[str, Any]]:
-    """Snapshot of every active person embedded by the configured model, with its recall@10."""
+async def build_index(
+    settings: Settings, recall_queries: int = 200, min_recall: float = 0.0
+) -> tuple[Path, dict[str, Any]]:
+    """Snapshot of every active person embedded by the configured model, with its recall@10,
+    published to the registry; below `min_recall` nothing is published (JobError)."""
     version = model_version(model_path(settings.model))
     conn = await connect(settings.database)
     try:
@@ -40,6 +44,12 @@ async def build_index(settings: Settings, recall_queries: int = 200) -> tuple[Pa
     sample = rng.choice(len(people), size=min(recall_queries, len(people)), replace=False)
     queries = np.stack([people[i].embedding for i in sample]) if len(sample) else np.zeros((0, dim))
     recall = recall_at_k(cindex.index, queries, k=10)
+    if people and recall < min_recall:
+        # Not published at all: replicas that serve "the newest snapshot" must not find it.
+        raise JobError(
+            f"index of {len(people)} people ({cindex.index.params.kind}): recall@10 "
+            f"{recall:.4f} is below min_recall {min_recall}; nothing was published"
+        )
     extra = {
         "model_version": version,
         "change_seq": seq,
@@ -47,6 +57,7 @@ async def build_index(settings: Settings, recall_queries: int = 200) -> tuple[Pa
         "metrics": {"recall_at_10": round(recall, 4), "recall_queries": len(sample)},
     }
     folder = cindex.save(settings.index.artifacts_dir, extra)
+    Registry.from_settings(settings).push(KIND, folder)
     log.info(
         "index %s: %d people, %s, recall@10 %.4f",
         folder,
@@ -65,15 +76,13 @@ def run(settings: Settings, config: Mapping[str, Any]) -> dict[str, Any]:
     random sample of `recall_queries` people.
     """
     folder, manifest = asyncio.run(
-        build_index(settings, recall_queries=int(config.get("recall_queries", 200)))
-    )
-    min_recall = float(config.get("min_recall", 0.0))
-    recall = float(manifest["metrics"]["recall_at_10"])
-    if manifest["row_count"] and recall < min_recall:
-        raise JobError(
-            f"index {folder.name}: recall@10 {recall:.4f} is below {min_recall}; "
-            "do not promote it (matching models promote --kind index)"
+        build_index(
+            settings,
+            recall_queries=int(config.get("recall_queries", 200)),
+            min_recall=float(config.get("min_recall", 0.0)),
         )
+    )
+    recall = float(manifest["metrics"]["recall_at_10"])
     return {
         "read": manifest["row_count"],
         "index": str(folder),

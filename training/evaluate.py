@@ -2,7 +2,9 @@
 
 Like prediction (AUC, log-loss, calibration), mutual-match ranking against the weighted
 score (precision@10, recall@10 among the people each requester swiped on in the window),
-coverage and exposure concentration; `better_than` is the promotion gate.
+coverage and exposure concentration. The serving model (the registry's live version) is
+scored on the same window as the `baseline`, so the promotion gate (`matching.gate`)
+compares like with like.
 """
 
 from __future__ import annotations
@@ -22,25 +24,26 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from matching import artifacts
+from matching.gate import K, better_than, promotion_check
 from matching.model import KIND, CompatibilityModel, mutual_probability
 from matching.pairs import PAIR_FEATURES
+from matching.registry import Registry
 from matching.scoring import directed_score, harmonic_mean
 from matching.settings import MatchingSettings, Settings
 from matching.storage.db import connect
 from training.pairs_data import History, Swipe, Window, load_history, load_impressions
 from training.train import InsufficientHistory, like_metrics
 
-K = 10
-GATE = ("like_auc", f"mutual_precision_at_{K}")  # a candidate worse on either is not promoted
 EVALUATION_DIR = "evaluation"
+LIVE = "live"  # config `baseline: live`: the registry's live model, when there is one
 
 
 @dataclass(frozen=True, slots=True)
 class EvalConfig:
     """configs/evaluate.yaml; unknown keys are an error."""
 
-    model: str | None = None  # artifact folder; None: the newest under artifacts_dir/models
-    baseline: str | None = None  # another model folder to evaluate on the same window
+    model: str | None = None  # artifact folder; None: the newest model
+    baseline: str | None = LIVE  # "live", a model folder, or None: scored on the same window
     calibration_bins: int = 10
     embedding_model_version: str | None = None  # None: the one the model was trained with
 
@@ -54,28 +57,9 @@ class EvalConfig:
         if bins < 2:
             raise ValueError("calibration_bins: must be at least 2")
         return cls(
-            **{k: None if v is None else str(v) for k, v in given.items()}, calibration_bins=bins
+            **{k: None if v in (None, "") else str(v) for k, v in given.items()},
+            calibration_bins=bins,
         )
-
-
-def better_than(
-    candidate: Mapping[str, Any], serving: Mapping[str, Any] | None, tolerance: float = 0.0
-) -> tuple[bool, str]:
-    """Is the candidate at least as good as the serving model on every GATE metric?"""
-    if serving is None:
-        return True, "no serving model metrics to compare with"
-    said = []
-    for key in GATE:
-        ours, theirs = candidate.get(key), serving.get(key)
-        if ours is None:
-            return False, f"the candidate has no {key}: evaluate it first"
-        if theirs is None:
-            said.append(f"{key} {ours:.4f} (the serving model has none)")
-        elif ours < theirs - tolerance:
-            return False, f"{key} {ours:.4f} is worse than the serving model's {theirs:.4f}"
-        else:
-            said.append(f"{key} {ours:.4f} >= {theirs:.4f}")
-    return True, "; ".join(said)
 
 
 def load_metrics(folder: Path) -> dict[str, Any] | None:
@@ -260,18 +244,37 @@ def evaluate_window(
 
 
 def model_folder(settings: Settings, given: str | None) -> Path:
+    """The given folder, else the newest model here, else the registry's newest."""
     if given:
         return Path(given)
     found = artifacts.latest(settings.index.artifacts_dir, KIND)
-    if found is None:
+    if found is not None:
+        return found
+    registry = Registry.from_settings(settings)
+    versions = registry.versions(KIND)
+    if not versions:
         raise FileNotFoundError(
-            f"no model under {settings.index.artifacts_dir / KIND}: run `matching jobs train`"
+            f"no model under {settings.index.artifacts_dir / KIND} or in {registry.uri}: "
+            "run `matching jobs train`"
         )
-    return found
+    return registry.local_copy(KIND, str(versions[-1]["version"]))
+
+
+def baseline_folder(registry: Registry, given: str | None, model: str) -> Path | None:
+    """`live`: the registry's live model unless there is none or it is `model` itself."""
+    if not given or given.lower() == "none":
+        return None
+    if given != LIVE:
+        return Path(given)
+    live = registry.live()[KIND]
+    if live is None or live == model:
+        return None
+    return registry.local_copy(KIND, str(live))
 
 
 async def evaluate(settings: Settings, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Evaluate a model artifact on its held-out window; writes `<model>/evaluation/`."""
+    """Evaluate a model artifact on its held-out window against the weighted score and the
+    baseline (the live model); writes `<model>/evaluation/` and pushes it to the registry."""
     cfg = EvalConfig.from_mapping(config)
     folder = model_folder(settings, cfg.model)
     model = CompatibilityModel.load(folder)
@@ -293,12 +296,18 @@ async def evaluate(settings: Settings, config: Mapping[str, Any] | None = None) 
     args = (history, test, impressions, settings.matching, cfg.calibration_bins)
     metrics, curves = await asyncio.to_thread(evaluate_window, model, *args)
     result: dict[str, Any] = {"status": "evaluated", "model": model.version, "metrics": metrics}
-    if cfg.baseline:
-        baseline = CompatibilityModel.load(Path(cfg.baseline))
+    registry = Registry.from_settings(settings)
+    base = baseline_folder(registry, cfg.baseline, model.version)
+    if base is not None:
+        baseline = CompatibilityModel.load(base)
         base_metrics, _ = await asyncio.to_thread(evaluate_window, baseline, *args)
         result["baseline"] = {"model": baseline.version, "metrics": base_metrics}
         result["better_than_baseline"] = better_than(metrics, base_metrics)
+    live = registry.live()[KIND]
+    live_metrics = None if live is None else registry.metrics(KIND, live)
+    result["promotable"] = promotion_check(result, live, live_metrics)
     report = await asyncio.to_thread(write_report, folder, model, window, result, curves)
+    registry.push(KIND, folder)
     return {**result, "folder": str(folder), "report": str(report)}
 
 
@@ -359,6 +368,8 @@ def _markdown(model: CompatibilityModel, window: Window, result: dict[str, Any])
         f"({window.test_days:g} days): {m['test_swipes']} swipes by {m['requesters']} people, "
         f"{m['test_mutual_likes']} of them likes that are mutual. Trained on the swipes before.",
         "",
+        _headline(m),
+        "",
         "## Like prediction, P(a likes b)",
         "",
         "| metric | learned | weighted score |",
@@ -404,12 +415,27 @@ def _markdown(model: CompatibilityModel, window: Window, result: dict[str, Any])
     if "baseline" in result:
         ok, why = result["better_than_baseline"]
         rows += [
-            f"## Against model {result['baseline']['model']}",
+            f"## Against model {result['baseline']['model']} (live when evaluated)",
             "",
             f"{'better' if ok else 'not better'}: {why}",
             "",
         ]
+    ok, why = result["promotable"]
+    verdict = "may be promoted" if ok else "is not promoted unless forced"
+    rows += ["## Promotion", "", f"This model {verdict}: {why}.", ""]
     return "\n".join(rows)
+
+
+def _headline(m: Mapping[str, Any]) -> str:
+    """By how much the learned ranking beats (or trails) the weighted score."""
+    p, wp = m[f"mutual_precision_at_{K}"], m[f"weighted_mutual_precision_at_{K}"]
+    r, wr = m[f"mutual_recall_at_{K}"], m[f"weighted_mutual_recall_at_{K}"]
+    lift = f", x{p / wp:.2f}" if wp else ""
+    return (
+        f"**Learned reciprocal ranking against the weighted score:** mutual matches "
+        f"precision@{K} {p:.4f} vs {wp:.4f} ({p - wp:+.4f}{lift}), recall@{K} {r:.4f} vs "
+        f"{wr:.4f} ({r - wr:+.4f}); like AUC {m['like_auc']:.4f} vs {m['weighted_like_auc']:.4f}."
+    )
 
 
 def write_report(

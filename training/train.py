@@ -25,6 +25,7 @@ from matching import artifacts
 from matching.embedding import model_path, model_version
 from matching.model import KIND, CompatibilityModel
 from matching.pairs import PAIR_FEATURES, FeatureParams, StatsTable
+from matching.registry import Registry
 from matching.settings import Settings
 from matching.storage.db import connect
 from training.jobs import JobError
@@ -211,7 +212,9 @@ def train_on(history: History, settings: Settings, cfg: TrainConfig, embedder: s
     model = CompatibilityModel(estimator, stats, params, manifest)
     tmp = artifacts.staging(settings.index.artifacts_dir, KIND, version)
     model.save(tmp)
-    return artifacts.publish(tmp, manifest)
+    folder = artifacts.publish(tmp, manifest)
+    Registry.from_settings(settings).push(KIND, folder)
+    return folder
 
 
 async def train(settings: Settings, config: Mapping[str, Any] | None = None) -> dict[str, Any]:

@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 
 from matching import artifacts
+from matching.gate import better_than
 from matching.model import CompatibilityModel, ModelArtifactError, mutual_probability
 from matching.pairs import PAIR_FEATURES, pair_matrix
+from matching.registry import PromotionRefused, Registry
 from matching.settings import Settings
 from tests.integration.conftest import _create_database, _drop_database
 from tests.support import connect
@@ -272,19 +274,23 @@ def test_report_and_plots_are_written_beside_the_model(evaluated: dict[str, Any]
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"({png})" in report
     assert "| mutual_precision_at_10 |" in report and "| impressions |" in report
+    m = evaluated["metrics"]
+    margin = m["mutual_precision_at_10"] - m["weighted_mutual_precision_at_10"]
+    assert f"({margin:+.4f}, x{m['mutual_precision_lift']:.2f})" in report
+    assert "This model may be promoted: against the weighted score on the same window" in report
     assert evaluate.load_metrics(out.parent) == evaluated["metrics"]
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]
 
 
 def test_promotion_gate(evaluated: dict[str, Any], trained: dict[str, Any]) -> None:
     m = evaluated["metrics"]
-    assert evaluate.better_than(m, None)[0]
-    assert evaluate.better_than(m, m)[0]
-    ok, why = evaluate.better_than(m, {**m, "like_auc": m["like_auc"] + 0.01})
+    assert better_than(m, None)[0]
+    assert better_than(m, m)[0]
+    ok, why = better_than(m, {**m, "like_auc": m["like_auc"] + 0.01})
     assert not ok and "like_auc" in why
-    ok, why = evaluate.better_than(m, {**m, "mutual_precision_at_10": 1.0})
+    ok, why = better_than(m, {**m, "mutual_precision_at_10": 1.0})
     assert not ok and "mutual_precision_at_10" in why
-    ok, why = evaluate.better_than(trained["metrics"], m)  # trained but never evaluated
+    ok, why = better_than(trained["metrics"], m)  # trained but never evaluated
     assert not ok and "evaluate" in why
 
 
@@ -349,3 +355,36 @@ def test_too_little_history_is_refused(settings: Settings, trained: dict[str, An
     assert artifacts.latest(settings.index.artifacts_dir, "models") is None
     with pytest.raises(FileNotFoundError, match="matching jobs train"):
         evaluate.run(settings, {})
+
+
+@pytest.mark.usefixtures("evaluated")
+def test_the_live_model_is_the_baseline_on_the_same_window(
+    market: Market, trained: dict[str, Any]
+) -> None:
+    """With a model live, evaluate scores it on the candidate's window, and the promotion
+    gate compares the two there."""
+    settings = market.settings
+    registry = Registry.from_settings(settings)
+    source = Path(trained["folder"])
+    live = "00000000T000000000000Z"  # sorts before the candidate: "newest" stays the candidate
+    copy = source.parent / live
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("evaluation"))
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "version": live}))
+    try:
+        with pytest.raises(PromotionRefused, match="never evaluated"):
+            registry.promote("models", live)
+        registry.promote("models", live, force=True)
+        again = evaluate.run(settings, {})  # baseline: live
+        assert again["model"] == trained["version"]
+        assert again["baseline"]["model"] == live
+        assert again["baseline"]["metrics"]["like_auc"] == again["metrics"]["like_auc"]
+        ok, why = again["promotable"]
+        assert ok and f"against live {live} on the same window" in why
+        assert registry.promote("models", trained["version"])["models"] == trained["version"]
+        report = (Path(again["folder"]) / "evaluation" / "report.md").read_text()
+        assert f"## Against model {live} (live when evaluated)" in report
+    finally:
+        (Path(settings.index.artifacts_dir) / "live.json").unlink(missing_ok=True)
+        shutil.rmtree(copy)
+        evaluate.run(settings, {"baseline": trained["folder"]})  # as the other tests left it
