@@ -121,6 +121,15 @@ async def test_build_index_job_publishes_a_versioned_snapshot(app: App, settings
     assert datetime.fromisoformat(listed["created_at"]) > datetime.now(UTC) - timedelta(minutes=5)
 
 
+async def test_an_index_below_min_recall_is_not_published(app: App, settings: Settings) -> None:
+    assert settings.database.url
+    await _population(app, settings.database.url)
+    config = {**jobs.load_config("build-index"), "min_recall": 1.01}  # exact search gives 1.0
+    with pytest.raises(jobs.JobError, match=r"below min_recall 1.01; nothing was published"):
+        await asyncio.to_thread(jobs.run_job, "build-index", settings, config)
+    assert Registry.from_settings(settings).versions("index") == []
+
+
 def test_a_failing_job_exits_non_zero_with_the_reason(settings: Settings) -> None:
     env = {**os.environ, "DATABASE_URL": str(settings.database.url)}
     result = subprocess.run(
