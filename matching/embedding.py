@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -71,3 +71,22 @@ def encode(model: SentenceTransformer, texts: list[str], batch_size: int = 64) -
         show_progress_bar=False,
     )
     return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class TextEncoder(Protocol):
+    """Anything that embeds texts with a known model version (ModelEncoder, the Embedder)."""
+
+    model_version: str
+
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+class ModelEncoder:
+    """The settings' sentence-transformers model, loaded once, encoding in batches of 128."""
+
+    def __init__(self, settings: ModelSettings) -> None:
+        self._model = load_model(settings)
+        self.model_version = model_version(model_path(settings))
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        return encode(self._model, texts, 128)

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
-import numpy as np
 
-from matching.embedding import encode, load_model, model_path, model_version
+from matching.embedding import ModelEncoder, TextEncoder
 from matching.features import profile_completeness
 from matching.population import SeedPerson, generate_population
 from matching.settings import Settings
@@ -56,13 +55,14 @@ def _prefs_record(p: SeedPerson) -> tuple[object, ...]:
     return (p.id, *(values[f] for f in PREFERENCE_FIELDS))
 
 
-async def _insert(
-    conn: asyncpg.Connection,
-    people: list[SeedPerson],
-    vectors: np.ndarray,
-    hashes: list[str],
-    version: str,
+async def insert_people(
+    conn: asyncpg.Connection, people: list[SeedPerson], encoder: TextEncoder
 ) -> None:
+    """Embed and insert people (profiles, preferences, embeddings, change log) in one
+    transaction, with COPY; none of them may exist yet."""
+    texts = [profile_text(p.profile) for p in people]
+    vectors = await asyncio.to_thread(encoder.encode, texts)
+    hashes, version = [text_hash(t) for t in texts], encoder.model_version
     async with conn.transaction():
         await conn.copy_records_to_table(
             "profiles",
@@ -93,11 +93,14 @@ async def _insert(
         await log_changes(conn, [p.id for p in people], "upsert")
 
 
-async def seed(settings: Settings, users: int, seed: int = 42) -> SeedReport:
-    """Insert the first `users` people of the population; people already there are kept."""
+async def seed(
+    settings: Settings, users: int, seed: int = 42, encoder: TextEncoder | None = None
+) -> SeedReport:
+    """Insert the first `users` people of the population; people already there are kept.
+    `encoder` embeds them (default: the settings' model, loaded here)."""
     started = time.perf_counter()
-    model = await asyncio.to_thread(load_model, settings.model)
-    version = model_version(model_path(settings.model))
+    if encoder is None:
+        encoder = await asyncio.to_thread(ModelEncoder, settings.model)
     conn = await connect(settings.database)
     inserted = skipped = 0
     try:
@@ -113,9 +116,7 @@ async def seed(settings: Settings, users: int, seed: int = 42) -> SeedReport:
             fresh = [p for p in chunk if p.id not in existing]
             skipped += len(chunk) - len(fresh)
             if fresh:
-                texts = [profile_text(p.profile) for p in fresh]
-                vectors = await asyncio.to_thread(encode, model, texts, 128)
-                await _insert(conn, fresh, vectors, [text_hash(t) for t in texts], version)
+                await insert_people(conn, fresh, encoder)
                 inserted += len(fresh)
             log.info("seeded %d/%d", inserted + skipped, users)
     finally:

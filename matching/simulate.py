@@ -44,18 +44,16 @@ import numpy as np
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
 from matching.candidates import Candidate
-from matching.embedding import encode, load_model, model_path, model_version
+from matching.embedding import ModelEncoder, TextEncoder
 from matching.person import Person
 from matching.population import INDUSTRIES, INTEREST_THEMES, SeedPerson, generate_population
 from matching.profile import JobLevel, ProfileFields
-from matching.seed import CHUNK
-from matching.seed import _insert as insert_people
+from matching.seed import CHUNK, insert_people
 from matching.settings import Settings
 from matching.storage.db import connect
 from matching.storage.matches import ordered_pair, pair_key
 from matching.storage.migrate import migrate
 from matching.storage.profiles import log_changes
-from matching.text import profile_text, text_hash
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +198,7 @@ class _Backend(Protocol):
 
     async def add_people(self, people: Sequence[SeedPerson]) -> int: ...
 
-    async def prepare(self, people: Sequence[SeedPerson]) -> None: ...
+    async def prepare(self, people: Sequence[SeedPerson], start: datetime) -> None: ...
 
     async def discover(self, user: UUID, limit: int, at: datetime) -> list[_Shown]: ...
 
@@ -213,14 +211,6 @@ class _Backend(Protocol):
     async def finish(self) -> None: ...
 
     async def close(self) -> None: ...
-
-
-class TextEncoder(Protocol):
-    """deployments.embedder.Embedder fits; `model_version` must be the settings' model's."""
-
-    model_version: str
-
-    def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
 @dataclass
@@ -340,7 +330,7 @@ class _LocalBackend:
     ) -> None:
         self._settings, self._conn, self._encoder = settings, conn, encoder
         self._retriever = Retriever(settings)
-        self._reranker = reranker or Reranker(settings.matching)
+        self._reranker = reranker or Reranker(settings)
         self._swiped: dict[UUID, dict[UUID, tuple[str, datetime]]] = defaultdict(dict)
         self._matched: dict[UUID, set[UUID]] = defaultdict(set)
         self._blocked: dict[UUID, set[UUID]] = defaultdict(set)
@@ -369,17 +359,25 @@ class _LocalBackend:
         fresh = [p for p in people if p.id not in existing]
         for start in range(0, len(fresh), CHUNK):
             chunk = fresh[start : start + CHUNK]
-            texts = [profile_text(p.profile) for p in chunk]
-            vectors = await asyncio.to_thread(self._encoder.encode, texts)
-            hashes = [text_hash(t) for t in texts]
-            await insert_people(self._conn, chunk, vectors, hashes, self._encoder.model_version)
+            await insert_people(self._conn, chunk, self._encoder)
             log.info("simulator: added %d/%d people", start + len(chunk), len(fresh))
         return len(fresh)
 
-    async def prepare(self, people: Sequence[SeedPerson]) -> None:
-        """Load the index, and the history these people already have."""
-        await self._retriever.start()
+    async def prepare(self, people: Sequence[SeedPerson], start: datetime) -> None:
+        """Load the index, and the history these people already have. Anyone who signed up
+        after `start` (the first simulated day) is moved to before it: history does not
+        come before a sign-up."""
         ids = [p.id for p in people]
+        async with self._conn.transaction():
+            moved = await self._conn.fetch(
+                "UPDATE profiles SET created_at = $2 "
+                "WHERE id = ANY($1::uuid[]) AND created_at > $2 RETURNING id",
+                ids,
+                start,
+            )
+            if moved:
+                await log_changes(self._conn, [r["id"] for r in moved], "upsert")
+        await self._retriever.start()
         for r in await self._conn.fetch(_SWIPED_SQL, ids):
             self._swiped[r["swiper_id"]][r["swiped_id"]] = (r["action"], r["updated_at"])
         for sql, pairs in ((_MATCHED_SQL, self._matched), (_BLOCKED_SQL, self._blocked)):
@@ -527,7 +525,7 @@ class _HttpBackend:
 
         return sum(await asyncio.gather(*(put(p) for p in people)))
 
-    async def prepare(self, people: Sequence[SeedPerson]) -> None:
+    async def prepare(self, people: Sequence[SeedPerson], start: datetime) -> None:
         pass
 
     async def discover(self, user: UUID, limit: int, at: datetime) -> list[_Shown]:  # noqa: ARG002
@@ -569,17 +567,6 @@ class _HttpBackend:
 # -- entry point ------------------------------------------------------------------------------
 
 
-class _ModelEncoder:
-    """The settings' sentence-transformers model, loaded here when no encoder is given."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._model = load_model(settings.model)
-        self.model_version = model_version(model_path(settings.model))
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return encode(self._model, texts, 128)
-
-
 async def simulate(
     settings: Settings,
     users: int,
@@ -606,7 +593,7 @@ async def simulate(
     backend: _Backend
     if target is None:
         if encoder is None:
-            encoder = await asyncio.to_thread(_ModelEncoder, settings)
+            encoder = await asyncio.to_thread(ModelEncoder, settings.model)
         backend = await _LocalBackend.open(settings, encoder, reranker)
         # Sign-ups and earlier activity lie before the first simulated day.
         people = list(generate_population(users, seed=seed, now=end - timedelta(days=days)))
@@ -615,7 +602,7 @@ async def simulate(
         people = list(generate_population(users, seed=seed, now=end))
     try:
         created = await backend.add_people(people)
-        await backend.prepare(people)
+        await backend.prepare(people, end - timedelta(days=days))
         market = _Market(people, hidden_tastes(people, seed), backend, seed, discover_limit)
         for day in range(days):
             day_start = end - timedelta(days=days - day)
