@@ -74,7 +74,7 @@ async def _floor(settings: Settings, ids: list[str], n: int) -> dict[str, Any]:
         settings,
         LocalStage(Embedder(settings.model)),
         LocalStage(retriever),
-        LocalStage(Reranker(settings.matching)),
+        LocalStage(Reranker(settings)),
     )
     await service.start()
     out: dict[str, Any] = {"index": retriever.info()}

@@ -62,8 +62,10 @@ class Reranker:
     a); the per-factor breakdown and the reasons still come from the weighted factors.
     """
 
-    def __init__(self, settings: MatchingSettings | None = None) -> None:
-        self._settings = settings or Settings.from_env().matching
+    def __init__(self, settings: Settings | None = None) -> None:
+        settings = settings or Settings.from_env()
+        self._settings: MatchingSettings = settings.matching
+        self._registry_settings = settings  # where reconfigure() finds model versions
         self._weights = self._settings.weights
         self._weighted_version = WEIGHTED_VERSION
         self._model: CompatibilityModel | None = None
@@ -91,7 +93,7 @@ class Reranker:
                 from matching.model import CompatibilityModel
                 from matching.registry import Registry
 
-                registry = Registry.from_settings(Settings.from_env())
+                registry = Registry.from_settings(self._registry_settings)
                 model = CompatibilityModel.load(registry.local_copy("models", str(wanted)))
             self._model, self._model_version = model, wanted
         self.version = (

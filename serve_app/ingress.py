@@ -63,7 +63,7 @@ class SingleIngress:
         _configure_logging(settings)
         self._retriever = Retriever(settings)
         await self._retriever.start()
-        self._reranker = Reranker(settings.matching)
+        self._reranker = Reranker(settings)
         self._service = MatchingService(
             settings,
             LocalStage(BatchingEmbedder(settings.model)),

@@ -113,7 +113,7 @@ async def start_app(settings: Settings, embedder: Embedder) -> App:
         settings,
         LocalStage(embedder),
         LocalStage(retriever),
-        LocalStage(Reranker(settings.matching)),
+        LocalStage(Reranker(settings)),
     )
     await service.start()
     return App(service, retriever)

@@ -38,7 +38,7 @@ def _frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def reranker() -> Reranker:
-    return Reranker(Settings.from_env({}).matching)
+    return Reranker(Settings.from_env({}))
 
 
 def _requester() -> Person:
@@ -183,12 +183,12 @@ async def test_limit_and_tie_break_by_user_id(reranker: Reranker) -> None:
 
 
 async def test_similarity_threshold_drops_weak_matches() -> None:
-    strict = Reranker(Settings.from_env({"SIMILARITY_THRESHOLD": "0.8"}).matching)
+    strict = Reranker(Settings.from_env({"SIMILARITY_THRESHOLD": "0.8"}))
     a, b = _requester(), _b()
     c = _b(name="C", prefs=make_prefs(interests=["golf", "sailing", "chess"], industries=["media"]))
     ranked = await strict.rank(a, [Candidate(b, 0.8), Candidate(c, 0.8)], limit=10)
     assert [m.name for m in ranked] == ["B"]  # C's 0.7615 is below 0.8
-    at_threshold = Reranker(Settings.from_env({"SIMILARITY_THRESHOLD": "0.94"}).matching)
+    at_threshold = Reranker(Settings.from_env({"SIMILARITY_THRESHOLD": "0.94"}))
     assert [m.name for m in await at_threshold.rank(a, [Candidate(b, 0.8)], 1)] == ["B"]
 
 
@@ -329,7 +329,7 @@ async def test_shared_events_boost_is_visible_and_capped(make_person: Any) -> No
     from matching.candidates import Candidate
     from matching.settings import Settings
 
-    reranker = Reranker(Settings.from_env({}).matching)
+    reranker = Reranker(Settings.from_env({}))
     a, b = make_person(), make_person()
     plain = (await reranker.rank(a, [Candidate(b, 0.5, 0.5)], 1))[0]
     boosted = (
