@@ -188,7 +188,6 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default="127.0.0.1")
     up.add_argument("--port", type=int, default=8000)
     up.add_argument("--composition", choices=["auto", "pipeline", "single"], default="auto")
-    up.add_argument("--detach", action="store_true", help="exit once the service is ready")
     up.set_defaults(fn=cmd_up)
 
     from training.jobs import JOBS
@@ -217,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
 
     models = sub.add_parser("models", help="the model registry: list, promote, rollback")
     models.add_argument("action", choices=["list", "promote", "rollback"])
-    models.add_argument("version", nargs="?", help="version to promote")
+    models.add_argument("version", nargs="?", help="version to promote, or latest")
     models.add_argument("--kind", choices=["models", "index"], default="models")
     models.add_argument("--force", action="store_true", help="promote even if metrics are worse")
     models.add_argument("--by", default="cli", help="who promotes (kept in the history)")

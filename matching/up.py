@@ -2,6 +2,8 @@
 
 Uses DATABASE_URL / REDIS_URL / KAFKA_BOOTSTRAP_SERVERS when set; starts an embedded
 PostgreSQL, a redis-server and a tansu broker under the data folder for those that are not.
+While it runs, `<data folder>/env` holds the settings other `matching` commands (simulate,
+jobs, models) need to work on this service: `source .matching/env` in another shell.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shlex
 import signal
 import threading
 import time
@@ -66,6 +69,18 @@ async def _prepare(settings: Settings, users: int) -> str | None:
     return None if user is None else str(user)
 
 
+# What another shell needs to run simulate, jobs and models against this service.
+SHARED_ENV = ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "MATCHING_ARTIFACTS_DIR")
+
+
+def write_env_file(path: Path, environ: dict[str, str]) -> Path:
+    """`export NAME=value` lines for SHARED_ENV, readable by the owner only (the DSNs)."""
+    lines = [f"export {k}={shlex.quote(environ[k])}" for k in SHARED_ENV if environ.get(k)]
+    path.write_text("\n".join(["# written by `matching up`; removed when it stops", *lines, ""]))
+    path.chmod(0o600)
+    return path
+
+
 def _wait_ready(url: str, timeout_s: float = 300) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -107,13 +122,15 @@ def run_up(args: argparse.Namespace) -> int:
         _serve(args, composition)
         url = f"http://{args.host}:{args.port}"
         _wait_ready(url)
-        _print_banner(url, composition, demo_user)
+        env_file = write_env_file(home / "env", dict(os.environ))
+        stack.callback(env_file.unlink, missing_ok=True)
+        _print_banner(url, composition, demo_user, env_file)
         _wait_for_signal()
         _shutdown()
     return 0
 
 
-def _print_banner(url: str, composition: str, demo_user: str | None) -> None:
+def _print_banner(url: str, composition: str, demo_user: str | None, env_file: Path) -> None:
     print(f"\nmatching service is up ({composition} composition)")
     print(f"  API docs  {url}/docs")
     print(f"  health    {url}/health")
@@ -123,6 +140,11 @@ def _print_banner(url: str, composition: str, demo_user: str | None) -> None:
         f"  search    curl -X POST {url}/v1/search -H 'content-type: application/json' "
         '-d \'{"prompt": "hiking enthusiasts who mentor founders", '
         '"latitude": 37.77, "longitude": -122.42, "limit": 5}\''
+    )
+    print(f"  admin     curl {url}/v1/admin/models")
+    print(
+        f"Offline path, in another shell: source {env_file}, then `matching simulate --users "
+        "N --days 21`, `matching jobs all`, `matching models promote latest` (README)."
     )
     print("Ctrl-C stops the service and the embedded servers.", flush=True)
 
