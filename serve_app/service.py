@@ -221,7 +221,9 @@ class MatchingService:
             shown: list[dict[str, Any]] = cached["candidates"][:limit]
         else:
             shown = [asdict(m) for m in await self._rank(user_id, limit)]
-            version = shown[0]["algorithm_version"] if shown else version
+            if shown:  # what the reranker serves now: stop trusting older cached answers
+                version = self._version = shown[0]["algorithm_version"]
+                self._version_at = time.monotonic()
             await self.discover_cache.put(
                 str(user_id),
                 {"limit": limit, "candidates": shown, "algorithm_version": version},
