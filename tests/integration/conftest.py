@@ -6,6 +6,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -69,19 +70,25 @@ async def conn(fresh_database: str) -> AsyncIterator[asyncpg.Connection]:
         await c.close()
 
 
-@pytest.fixture
-def settings(fresh_database: str, tmp_path: Path) -> Settings:
+def make_settings(url: str, artifacts: Path, **extra: str) -> Settings:
+    """Settings for a test database; `extra` environment names override the defaults."""
     return Settings.from_env(
         {
-            "DATABASE_URL": fresh_database,
+            "DATABASE_URL": url,
             "REDIS_URL": REDIS_URL,
-            "MATCHING_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+            "MATCHING_ARTIFACTS_DIR": str(artifacts),
             "MATCHING_DB_POOL_MAX": "4",
-            # Issue-2 tests check that a write shows on the very next discover; the cache
+            # Most tests check that a write shows on the very next discover; the cache
             # (tested on its own) would serve a list up to its TTL old by design.
             "MATCHING_DISCOVER_CACHE_TTL_S": "0",
+            **extra,
         }
     )
+
+
+@pytest.fixture
+def settings(fresh_database: str, tmp_path: Path) -> Settings:
+    return make_settings(fresh_database, tmp_path / "artifacts")
 
 
 @pytest.fixture(scope="session")
@@ -125,10 +132,16 @@ async def stop_app(app: App) -> None:
     await app.retriever.close()
 
 
-@pytest_asyncio.fixture
-async def app(settings: Settings, embedder: Embedder) -> AsyncIterator[App]:
+@asynccontextmanager
+async def running_app(settings: Settings, embedder: Embedder) -> AsyncIterator[App]:
     started = await start_app(settings, embedder)
     try:
         yield started
     finally:
         await stop_app(started)
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings, embedder: Embedder) -> AsyncIterator[App]:
+    async with running_app(settings, embedder) as started:
+        yield started

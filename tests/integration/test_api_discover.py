@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from deployments.embedder import Embedder
-from matching.settings import Settings
 from serve_app import service as service_module
-from tests.integration.conftest import REDIS_URL, App, start_app, stop_app
+from tests.integration.conftest import App, make_settings, running_app
 from tests.support import profile_body
 
 BERLIN = {"latitude": 52.52, "longitude": 13.405}
@@ -192,16 +191,8 @@ async def test_a_new_ranking_version_is_not_answered_from_the_cache(
     """After a promotion (here: the reranker reconfigured with other weights), a cached
     answer of the old version is ranked again; an empty answer names the version too."""
     monkeypatch.setattr(service_module, "_VERSION_TTL_S", 0.0)
-    settings = Settings.from_env(
-        {
-            "DATABASE_URL": fresh_database,
-            "REDIS_URL": REDIS_URL,
-            "MATCHING_ARTIFACTS_DIR": str(tmp_path),
-            "MATCHING_DISCOVER_CACHE_TTL_S": "600",
-        }
-    )
-    app = await start_app(settings, embedder)
-    try:
+    settings = make_settings(fresh_database, tmp_path, MATCHING_DISCOVER_CACHE_TTL_S="600")
+    async with running_app(settings, embedder) as app:
         ids = await population(app)
         url = f"/v1/users/{ids['requester']}/discover"
         first = (await app.client.get(url)).json()
@@ -224,5 +215,3 @@ async def test_a_new_ranking_version_is_not_answered_from_the_cache(
             "count": 0,
             "candidates": [],
         }
-    finally:
-        await stop_app(app)

@@ -11,8 +11,7 @@ from typing import Any
 import pytest_asyncio
 
 from deployments.embedder import Embedder
-from matching.settings import Settings
-from tests.integration.conftest import REDIS_URL, App, start_app, stop_app
+from tests.integration.conftest import App, make_settings, running_app
 from tests.support import profile_body
 
 BERLIN = {"latitude": 52.52, "longitude": 13.405}
@@ -164,20 +163,14 @@ async def test_people_going_to_the_same_event_get_a_visible_boost(app: App) -> N
 
 @pytest_asyncio.fixture
 async def cached_app(fresh_database: str, tmp_path: Path, embedder: Embedder) -> AsyncIterator[App]:
-    settings = Settings.from_env(
-        {
-            "DATABASE_URL": fresh_database,
-            "REDIS_URL": REDIS_URL,
-            "MATCHING_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
-            "MATCHING_DISCOVER_CACHE_TTL_S": "600",
-            "MATCHING_RATE_LIMIT_SWIPES": "3",
-        }
+    settings = make_settings(
+        fresh_database,
+        tmp_path / "artifacts",
+        MATCHING_DISCOVER_CACHE_TTL_S="600",
+        MATCHING_RATE_LIMIT_SWIPES="3",
     )
-    started = await start_app(settings, embedder)
-    try:
+    async with running_app(settings, embedder) as started:
         yield started
-    finally:
-        await stop_app(started)
 
 
 async def test_discover_cache_and_its_invalidation(cached_app: App) -> None:

@@ -12,8 +12,7 @@ from typing import Any
 import pytest_asyncio
 
 from deployments.embedder import Embedder
-from matching.settings import Settings
-from tests.integration.conftest import REDIS_URL, App, start_app, stop_app
+from tests.integration.conftest import App, make_settings, running_app
 from tests.support import profile_body
 
 DECISION = 0.3
@@ -21,22 +20,15 @@ DECISION = 0.3
 
 @pytest_asyncio.fixture
 async def monitored(fresh_database: str, tmp_path: Path, embedder: Embedder) -> AsyncIterator[App]:
-    settings = Settings.from_env(
-        {
-            "DATABASE_URL": fresh_database,
-            "REDIS_URL": REDIS_URL,
-            "MATCHING_ARTIFACTS_DIR": str(tmp_path),
-            "MATCHING_DISCOVER_CACHE_TTL_S": "0",
-            "MATCHING_MONITOR_DECISION": str(DECISION),
-            "MATCHING_MONITOR_MIN_ACCURACY": "0.6",
-            "MATCHING_MONITOR_MIN_OUTCOMES": "4",
-        }
+    settings = make_settings(
+        fresh_database,
+        tmp_path,
+        MATCHING_MONITOR_DECISION=str(DECISION),
+        MATCHING_MONITOR_MIN_ACCURACY="0.6",
+        MATCHING_MONITOR_MIN_OUTCOMES="4",
     )
-    app = await start_app(settings, embedder)
-    try:
+    async with running_app(settings, embedder) as app:
         yield app
-    finally:
-        await stop_app(app)
 
 
 async def _people(app: App, n: int) -> list[str]:
