@@ -33,7 +33,8 @@ from matching.gate import promotion_check
 from matching.settings import Settings
 
 LIVE = "live.json"
-EVALUATION = "evaluation/metrics.json"  # written by `matching jobs evaluate`
+EVALUATION_DIR = "evaluation"  # written into a model's folder by `matching jobs evaluate`
+EVALUATION = f"{EVALUATION_DIR}/metrics.json"
 KINDS = {"models": "models", "index": "index"}  # registry kind -> folder
 _HISTORY = 50
 

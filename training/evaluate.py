@@ -27,14 +27,13 @@ from matching import artifacts
 from matching.gate import K, better_than, promotion_check
 from matching.model import KIND, CompatibilityModel, mutual_probability
 from matching.pairs import PAIR_FEATURES
-from matching.registry import Registry
+from matching.registry import EVALUATION, EVALUATION_DIR, Registry
 from matching.scoring import directed_score, harmonic_mean
 from matching.settings import MatchingSettings, Settings
 from matching.storage.db import connect
 from training.pairs_data import History, Swipe, Window, load_history, load_impressions
 from training.train import InsufficientHistory, like_metrics
 
-EVALUATION_DIR = "evaluation"
 LIVE = "live"  # config `baseline: live`: the registry's live model, when there is one
 
 
@@ -64,7 +63,7 @@ class EvalConfig:
 
 def load_metrics(folder: Path) -> dict[str, Any] | None:
     """A model's latest metrics: its evaluation's, else the training manifest's."""
-    evaluated = folder / EVALUATION_DIR / "metrics.json"
+    evaluated = folder / EVALUATION
     if evaluated.is_file():
         data: dict[str, Any] = json.loads(evaluated.read_text())["metrics"]
         return data
@@ -243,14 +242,13 @@ def evaluate_window(
     return metrics, curves
 
 
-def model_folder(settings: Settings, given: str | None) -> Path:
+def model_folder(settings: Settings, registry: Registry, given: str | None) -> Path:
     """The given folder, else the newest model here, else the registry's newest."""
     if given:
         return Path(given)
     found = artifacts.latest(settings.index.artifacts_dir, KIND)
     if found is not None:
         return found
-    registry = Registry.from_settings(settings)
     versions = registry.versions(KIND)
     if not versions:
         raise FileNotFoundError(
@@ -276,7 +274,8 @@ async def evaluate(settings: Settings, config: Mapping[str, Any] | None = None) 
     """Evaluate a model artifact on its held-out window against the weighted score and the
     baseline (the live model); writes `<model>/evaluation/` and pushes it to the registry."""
     cfg = EvalConfig.from_mapping(config)
-    folder = model_folder(settings, cfg.model)
+    registry = Registry.from_settings(settings)
+    folder = model_folder(settings, registry, cfg.model)
     model = CompatibilityModel.load(folder)
     window = Window.from_dict(model.manifest["window"])
     embedder = cfg.embedding_model_version or model.manifest["embedding_model_version"]
@@ -296,7 +295,6 @@ async def evaluate(settings: Settings, config: Mapping[str, Any] | None = None) 
     args = (history, test, impressions, settings.matching, cfg.calibration_bins)
     metrics, curves = await asyncio.to_thread(evaluate_window, model, *args)
     result: dict[str, Any] = {"status": "evaluated", "model": model.version, "metrics": metrics}
-    registry = Registry.from_settings(settings)
     base = baseline_folder(registry, cfg.baseline, model.version)
     if base is not None:
         baseline = CompatibilityModel.load(base)
