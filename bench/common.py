@@ -8,10 +8,10 @@ import time
 
 import asyncpg
 
-from matching import artifacts
-from matching.candidates import KIND
-from matching.seed import seed
-from matching.settings import Settings
+from matching.core.ml import artifacts
+from matching.core.retrieval.candidates import KIND
+from matching.core.settings import Settings
+from matching.devtools.seed import seed
 
 ADMIN_URL = os.environ.get(
     "BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"

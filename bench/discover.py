@@ -29,7 +29,7 @@ import numpy as np
 from bench.common import prepare
 from bench.load import LoadResult, have_wrk, run_wrk
 from bench.report import read_report, replace_section
-from matching.settings import Settings
+from matching.core.settings import Settings
 
 PROMPTS = [
     "Looking for hiking enthusiasts who mentor founders",
@@ -63,10 +63,10 @@ async def _floor(settings: Settings, ids: list[str], n: int) -> dict[str, Any]:
     from deployments.embedder import Embedder
     from deployments.reranker import Reranker
     from deployments.retriever import Retriever
-    from matching.recall import recall_at_k
+    from matching.core.retrieval.recall import recall_at_k
+    from matching.core.stages import LocalStage
     from serve_app.schemas import SearchRequest
     from serve_app.service import MatchingService
-    from serve_app.stages import LocalStage
 
     retriever = Retriever(settings)
     await retriever.start()
@@ -284,7 +284,7 @@ def main() -> None:
 
 
 async def _user_ids(settings: Settings) -> list[str]:
-    from matching.storage.db import connect
+    from matching.core.storage.db import connect
 
     conn = await connect(settings.database)
     try:

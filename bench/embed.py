@@ -5,7 +5,7 @@
 
 On the same texts (the demo population's `profile_text`, or with --short each person's
 headline), interleaved, --reps times each:
-  (a) direct: `matching.embedding.encode` (model.encode) at --batch-size with --threads torch
+  (a) direct: `matching.core.ml.embedding.encode` (model.encode) at --batch-size, --threads torch
       threads in this process, the model loaded and warmed up beforehand;
   (b) Ray Data: `training.embed.embed_dataset` (map_batches over a pool of one actor holding
       the model) from an in-memory dataset (`ray.data.from_items`), consumed here. End to end:
@@ -32,10 +32,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bench.report import read_report, replace_subsection
-from matching.embedding import encode, load_model
-from matching.population import generate_population
-from matching.settings import ModelSettings
-from matching.text import profile_text
+from matching.core.domain.text import profile_text
+from matching.core.ml.embedding import encode, load_model
+from matching.core.settings import ModelSettings
+from matching.devtools.population import generate_population
 from training.embed import EmbedActor, EmbedConfig, embed_dataset
 
 SECTION = "## Embedding job throughput"

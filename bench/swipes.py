@@ -39,7 +39,7 @@ from bench.common import prepare
 from bench.discover import _noop_apps, _stop_serve, _user_ids
 from bench.load import LoadResult, have_wrk, run_wrk, wrk_json
 from bench.report import read_report, replace_section
-from matching.settings import Settings
+from matching.core.settings import Settings
 
 TOPIC = "matching.events"
 SECTION = "## Swipes"
@@ -174,7 +174,7 @@ def _pair(values: list[float]) -> str:
 
 
 async def _with_conn(settings: Settings, sql: str) -> Any:
-    from matching.storage.db import connect
+    from matching.core.storage.db import connect
 
     conn = await asyncio.wait_for(connect(settings.database), 30)
     try:
@@ -204,7 +204,7 @@ def _drain(settings: Settings, timeout_s: float) -> float | None:
     """Seconds until the relay has published the whole outbox; None if it did not in time."""
 
     async def wait() -> float | None:
-        from matching.storage.db import connect
+        from matching.core.storage.db import connect
 
         started = time.monotonic()
         conn = await asyncio.wait_for(connect(settings.database), 30)
@@ -603,7 +603,7 @@ def main() -> None:
     if not have_wrk():
         raise SystemExit("bench: wrk not found (apt-get install wrk)")
 
-    from matching.local_services import TansuBroker
+    from matching.devtools.services import TansuBroker
 
     settings = prepare(0 if args.no_seed else args.users, args.database, args.artifacts)
     ids = asyncio.run(_user_ids(settings))

@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 from ray import serve
 
-from matching import embedding
-from matching.settings import ModelSettings, Settings
+from matching.core.ml import embedding
+from matching.core.settings import ModelSettings, Settings
 
 
 class Embedder:

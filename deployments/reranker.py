@@ -7,13 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from matching import prompt as prompt_terms
-from matching.candidates import Candidate
-from matching.filters import person_distance_km
-from matching.geo import haversine_km
-from matching.person import Person
-from matching.profile import FACTORS
-from matching.scoring import (
+from matching.core.domain import prompt as prompt_terms
+from matching.core.domain.filters import person_distance_km
+from matching.core.domain.geo import haversine_km
+from matching.core.domain.person import Person
+from matching.core.domain.profile import FACTORS
+from matching.core.domain.scoring import (
     DirectedScore,
     activity_level,
     directed_score,
@@ -21,10 +20,11 @@ from matching.scoring import (
     harmonic_mean,
     primary_factors,
 )
-from matching.settings import MatchingSettings, Settings
+from matching.core.retrieval.candidates import Candidate
+from matching.core.settings import MatchingSettings, Settings
 
 if TYPE_CHECKING:
-    from matching.model import CompatibilityModel
+    from matching.core.ml.model import CompatibilityModel
 
 WEIGHTED_VERSION = "weighted-v1"
 PROMPT_WEIGHT = 0.6  # in search, how much the prompt counts against compatibility
@@ -90,8 +90,8 @@ class Reranker:
             wanted = config["model_version"]
             model = None
             if wanted is not None:
-                from matching.model import CompatibilityModel
-                from matching.registry import Registry
+                from matching.core.ml.model import CompatibilityModel
+                from matching.core.ml.registry import Registry
 
                 registry = Registry.from_settings(self._registry_settings)
                 model = CompatibilityModel.load(registry.local_copy("models", str(wanted)))

@@ -17,15 +17,15 @@ from uuid import UUID
 import asyncpg
 import numpy as np
 
-from matching import artifacts
-from matching.candidates import KIND, Candidate, CandidateIndex
-from matching.embedding import model_path, model_version
-from matching.filters import SearchFilters
-from matching.index import set_threads
-from matching.person import Person
-from matching.settings import Settings
-from matching.storage import profiles
-from matching.storage.db import create_pool
+from matching.core.domain.filters import SearchFilters
+from matching.core.domain.person import Person
+from matching.core.ml import artifacts
+from matching.core.ml.embedding import model_path, model_version
+from matching.core.retrieval.candidates import KIND, Candidate, CandidateIndex
+from matching.core.retrieval.index import set_threads
+from matching.core.settings import Settings
+from matching.core.storage import profiles
+from matching.core.storage.db import create_pool
 
 log = logging.getLogger(__name__)
 _DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -95,7 +95,7 @@ class Retriever:
     def _snapshot(self) -> Path | None:
         if self._index_version is None:
             return artifacts.latest(self._settings.index.artifacts_dir, KIND)
-        from matching.registry import Registry
+        from matching.core.ml.registry import Registry
 
         registry = Registry.from_settings(self._settings)
         return registry.local_copy("index", str(self._index_version))

@@ -12,10 +12,10 @@ from ray.serve.handle import DeploymentHandle
 from deployments.embedder import BatchingEmbedder
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
-from matching.settings import Settings
+from matching.core.settings import Settings
+from matching.core.stages import LocalStage
 from serve_app.http import create_http_app
 from serve_app.service import MatchingService
-from serve_app.stages import LocalStage
 from serve_app.workers import BackgroundWork
 
 
@@ -77,7 +77,7 @@ class SingleIngress:
         return create_http_app(self._service)
 
     async def reconfigure(self, config: dict[str, Any]) -> None:
-        """user_config for the stages this replica holds (see matching.serving)."""
+        """user_config for the stages this replica holds (see serve_app.deploy)."""
         await self._retriever.reconfigure(config)
         await asyncio.to_thread(self._reranker.reconfigure, config)
 

@@ -9,8 +9,8 @@ from uuid import UUID
 import asyncpg
 
 from deployments.retriever import UnknownUser as NotIndexed
-from matching.storage import analytics, matches, swipes
-from matching.storage.errors import (
+from matching.discovery.storage import analytics, matches, swipes
+from matching.discovery.storage.errors import (
     IllegalSwipeChange,
     IllegalTransition,
     InvalidCursor,

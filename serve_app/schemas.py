@@ -14,7 +14,7 @@ from pydantic import (
     field_validator,
 )
 
-from matching.profile import Preferences, ProfileFields, ProfileIn, both_coordinates
+from matching.core.domain.profile import Preferences, ProfileFields, ProfileIn, both_coordinates
 
 
 class ProfileUpsert(ProfileIn):

@@ -15,21 +15,24 @@ import asyncpg
 
 from deployments.reranker import PromptQuery, RankedMatch
 from deployments.retriever import UnknownUser
-from matching import SERVICE_NAME, __version__, kafka_client, redis_client
-from matching.cache import DiscoverCache, FeatureCache
-from matching.filters import SearchFilters
-from matching.prompt import parse_prompt
-from matching.ratelimit import RateLimiter
-from matching.registry import Registry
-from matching.settings import Settings
-from matching.storage import analytics, monitoring, profiles, swipes
-from matching.storage import features as user_features_store
-from matching.storage.db import create_pool, ping
-from matching.storage.migrate import migrate
-from matching.text import profile_text
+from matching import SERVICE_NAME, __version__
+from matching.core.cache import client as redis_client
+from matching.core.cache.caches import DiscoverCache, FeatureCache
+from matching.core.cache.ratelimit import RateLimiter
+from matching.core.domain.filters import SearchFilters
+from matching.core.domain.prompt import parse_prompt
+from matching.core.domain.text import profile_text
+from matching.core.events import kafka as kafka_client
+from matching.core.ml.registry import Registry
+from matching.core.settings import Settings
+from matching.core.stages import Stage
+from matching.core.storage import features as user_features_store
+from matching.core.storage import profiles
+from matching.core.storage.db import create_pool, ping
+from matching.core.storage.migrate import migrate
+from matching.discovery.storage import analytics, monitoring, swipes
 from serve_app.errors import DependencyUnavailable, NotFound, RateLimited
 from serve_app.schemas import ProfileUpsert, SearchInterpretation, SearchRequest
-from serve_app.stages import Stage
 
 log = logging.getLogger(__name__)
 Endpoint = Literal["discover", "swipes", "preferences", "analytics"]

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from matching.relay import OutboxRelay
-from matching.storage import analytics, matches
+from matching.core.events.relay import OutboxRelay
+from matching.discovery.storage import analytics, matches
 from serve_app.service import MatchingService
 
 log = logging.getLogger(__name__)
@@ -35,7 +35,7 @@ class BackgroundWork:
     async def start(self) -> None:
         settings = self._service.settings
         if settings.kafka.bootstrap_servers:
-            from matching.consumer import EventConsumer
+            from matching.core.events.consumer import EventConsumer
 
             self._relay = OutboxRelay(settings.database, settings.kafka)
             await self._relay.start()

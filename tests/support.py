@@ -7,8 +7,8 @@ from typing import Any
 
 import asyncpg
 
-from matching.settings import Settings
-from matching.storage import db
+from matching.core.settings import Settings
+from matching.core.storage import db
 
 
 def profile_body(name: str = "Test Person", **overrides: Any) -> dict[str, Any]:

@@ -11,14 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from matching import artifacts
-from matching.candidates import KIND, CandidateIndex
-from matching.embedding import model_path, model_version
-from matching.recall import recall_at_k
-from matching.registry import Registry
-from matching.settings import Settings
-from matching.storage import profiles
-from matching.storage.db import connect
+from matching.core.ml import artifacts
+from matching.core.ml.embedding import model_path, model_version
+from matching.core.ml.registry import Registry
+from matching.core.retrieval.candidates import KIND, CandidateIndex
+from matching.core.retrieval.recall import recall_at_k
+from matching.core.settings import Settings
+from matching.core.storage import profiles
+from matching.core.storage.db import connect
 from training.jobs import JobError
 
 log = logging.getLogger(__name__)

@@ -28,13 +28,13 @@ import pyarrow.parquet as pq
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ray.data import ActorPoolStrategy, Dataset
 
-from matching import artifacts
-from matching.embedding import encode, load_model, model_path, model_version
-from matching.profile import ProfileFields
-from matching.settings import ModelSettings, Settings
-from matching.storage.db import connect
-from matching.storage.profiles import log_changes
-from matching.text import TEXT_FIELDS, profile_text, text_hash
+from matching.core.domain.profile import ProfileFields
+from matching.core.domain.text import TEXT_FIELDS, profile_text, text_hash
+from matching.core.ml import artifacts
+from matching.core.ml.embedding import encode, load_model, model_path, model_version
+from matching.core.settings import ModelSettings, Settings
+from matching.core.storage.db import connect
+from matching.core.storage.profiles import log_changes
 from training.jobs import JobError
 from training.pgdata import fetch_rows, read_postgres
 

@@ -3,7 +3,7 @@
 Like prediction (AUC, log-loss, calibration), mutual-match ranking against the weighted
 score (precision@10, recall@10 among the people each requester swiped on in the window),
 coverage and exposure concentration. The serving model (the registry's live version) is
-scored on the same window as the `baseline`, so the promotion gate (`matching.gate`)
+scored on the same window as the `baseline`, so the promotion gate (`matching.core.ml.gate`)
 compares like with like.
 """
 
@@ -23,14 +23,14 @@ from uuid import UUID
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from matching import artifacts
-from matching.gate import K, better_than, promotion_check
-from matching.model import KIND, CompatibilityModel, mutual_probability
-from matching.pairs import PAIR_FEATURES
-from matching.registry import EVALUATION, EVALUATION_DIR, Registry
-from matching.scoring import directed_score, harmonic_mean
-from matching.settings import MatchingSettings, Settings
-from matching.storage.db import connect
+from matching.core.domain.scoring import directed_score, harmonic_mean
+from matching.core.ml import artifacts
+from matching.core.ml.gate import K, better_than, promotion_check
+from matching.core.ml.model import KIND, CompatibilityModel, mutual_probability
+from matching.core.ml.pairs import PAIR_FEATURES
+from matching.core.ml.registry import EVALUATION, EVALUATION_DIR, Registry
+from matching.core.settings import MatchingSettings, Settings
+from matching.core.storage.db import connect
 from training.pairs_data import History, Swipe, Window, load_history, load_impressions
 from training.train import InsufficientHistory, like_metrics
 

@@ -1,7 +1,7 @@
 """`matching jobs features`: every active user's features, recomputed with Ray Data.
 
 Reads profiles with their swipe, match and event-attendance counts from PostgreSQL in hash
-shards (one read task each), computes each row with `matching.features.user_features` (the
+shards (one read task each), computes each row with `core.domain.features.user_features` (the
 function the online `GET /v1/profiles/{id}/features` uses), writes `user_features` and a
 versioned Parquet snapshot (`<artifacts>/features/<version>/`).
 """
@@ -18,11 +18,11 @@ from uuid import UUID
 
 import pyarrow as pa
 
-from matching import artifacts
-from matching.features import FEATURE_NAMES, user_features
-from matching.settings import Settings
-from matching.storage.db import connect
-from matching.storage.features import INPUTS_SQL, save_features
+from matching.core.domain.features import FEATURE_NAMES, user_features
+from matching.core.ml import artifacts
+from matching.core.settings import Settings
+from matching.core.storage.db import connect
+from matching.core.storage.features import INPUTS_SQL, save_features
 from training.jobs import JobError
 from training.pgdata import read_postgres
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from matching.settings import Settings
+from matching.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

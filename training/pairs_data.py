@@ -2,7 +2,7 @@
 
 Each swipe is a row for the direction swiper -> swiped: label 1 for like and super_like,
 0 for pass; a like that became a mutual match weighs more. Features come from the same
-`matching.pairs.pair_matrix` that serving calls.
+`matching.core.ml.pairs.pair_matrix` that serving calls.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from uuid import UUID
 import asyncpg
 import numpy as np
 
-from matching.pairs import PAIR_FEATURES, FeatureParams, StatsTable, UserStats, pair_matrix
-from matching.person import Person
-from matching.storage.profiles import fetch_people
+from matching.core.domain.person import Person
+from matching.core.ml.pairs import PAIR_FEATURES, FeatureParams, StatsTable, UserStats, pair_matrix
+from matching.core.storage.profiles import fetch_people
 
 _SWIPES = """
 SELECT swiper_id, swiped_id, action, created_at, updated_at FROM swipe_history

@@ -21,13 +21,13 @@ from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import ThreadpoolController
 
-from matching import artifacts
-from matching.embedding import model_path, model_version
-from matching.model import KIND, CompatibilityModel
-from matching.pairs import PAIR_FEATURES, FeatureParams, StatsTable
-from matching.registry import Registry
-from matching.settings import Settings
-from matching.storage.db import connect
+from matching.core.ml import artifacts
+from matching.core.ml.embedding import model_path, model_version
+from matching.core.ml.model import KIND, CompatibilityModel
+from matching.core.ml.pairs import PAIR_FEATURES, FeatureParams, StatsTable
+from matching.core.ml.registry import Registry
+from matching.core.settings import Settings
+from matching.core.storage.db import connect
 from training.jobs import JobError
 from training.pairs_data import History, PairRows, Window, build_rows, load_history, time_window
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from matching.local_services import TansuBroker, free_port
-from matching.settings import Settings
+from matching.core.settings import Settings
+from matching.devtools.services import TansuBroker, free_port
 from tests.integration.conftest import ADMIN_URL, _create_database, _drop_database
 
 COMPOSITIONS = ("single", "pipeline")
@@ -56,8 +56,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, broker: TansuBroker) -> Ite
     import ray
     from ray import serve
 
-    from matching.seed import seed
-    from matching.serving import app_config, deploy
+    from matching.devtools.seed import seed
+    from serve_app.deploy import app_config, deploy
 
     name = f"matching_e2e_{uuid.uuid4().hex[:10]}"
     url = asyncio.run(_create_database(name))

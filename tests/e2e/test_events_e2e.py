@@ -21,7 +21,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from matching.local_services import TansuBroker
+from matching.devtools.services import TansuBroker
 from tests.support import profile_body
 
 TOPIC = "matching.events"

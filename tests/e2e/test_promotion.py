@@ -16,9 +16,9 @@ import asyncpg
 import httpx
 import numpy as np
 
-from matching.registry import Registry
-from matching.serving import apply_live
-from matching.settings import Settings
+from matching.core.ml.registry import Registry
+from matching.core.settings import Settings
+from serve_app.deploy import apply_live
 from tests.e2e.conftest import COMPOSITIONS
 from training import build_index, train
 

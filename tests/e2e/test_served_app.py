@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
-from matching.filters import mutually_acceptable
-from matching.person import Person
-from matching.profile import ProfileIn
+from matching.core.domain.filters import mutually_acceptable
+from matching.core.domain.person import Person
+from matching.core.domain.profile import ProfileIn
 from tests.support import profile_body
 
 BERLIN = {"latitude": 52.52, "longitude": 13.405}

@@ -17,12 +17,12 @@ import pytest_asyncio
 from deployments.embedder import Embedder
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
-from matching.local_services import TansuBroker
-from matching.settings import Settings
-from matching.storage.migrate import migrate_url
+from matching.core.settings import Settings
+from matching.core.stages import LocalStage
+from matching.core.storage.migrate import migrate_url
+from matching.devtools.services import TansuBroker
 from serve_app.http import create_http_app
 from serve_app.service import MatchingService
-from serve_app.stages import LocalStage
 from tests.support import connect
 
 ADMIN_URL = os.environ.get(

@@ -10,14 +10,14 @@ from typing import Any
 import asyncpg
 import pytest
 
-from matching.storage.analytics import (
+from matching.discovery.storage.analytics import (
     AnalyticsEvent,
     record_events,
     refresh_stats,
     service_stats,
     user_stats,
 )
-from matching.storage.swipes import record_swipe
+from matching.discovery.storage.swipes import record_swipe
 from tests.support import connect, make_users
 
 TOPIC = "matching.events"

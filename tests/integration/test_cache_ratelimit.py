@@ -15,11 +15,11 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
-from matching.cache import DiscoverCache, FeatureCache
-from matching.local_services import LocalRedis
-from matching.ratelimit import RateLimiter
-from matching.redis_client import create_client
-from matching.settings import RedisSettings
+from matching.core.cache.caches import DiscoverCache, FeatureCache
+from matching.core.cache.client import create_client
+from matching.core.cache.ratelimit import RateLimiter
+from matching.core.settings import RedisSettings
+from matching.devtools.services import LocalRedis
 from tests.integration.conftest import REDIS_URL
 
 
@@ -140,7 +140,7 @@ async def test_redis_down_fails_open_or_closed(
     settings = _settings(MATCHING_RATE_LIMIT_FAIL_OPEN=fail_open, MATCHING_RATE_LIMIT_DISCOVER=2)
     limiter = RateLimiter(down_client, settings)
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="matching.cache"):
+    with caplog.at_level(logging.WARNING, logger="matching.core.cache.caches"):
         decisions = [await limiter.check("u", "discover") for _ in range(5)]
     assert time.monotonic() - started < 5
     assert all(d.degraded for d in decisions)
@@ -245,7 +245,7 @@ async def test_caches_with_redis_down(
 ) -> None:
     discover = DiscoverCache(down_client, _settings())
     features = FeatureCache(down_client, _settings())
-    with caplog.at_level(logging.WARNING, logger="matching.cache"):
+    with caplog.at_level(logging.WARNING, logger="matching.core.cache.caches"):
         assert await discover.get("u") is None
         assert await discover.put("u", {"x": 1}, ["c"]) is False
         assert await discover.invalidate_user("u") is False

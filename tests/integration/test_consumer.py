@@ -19,13 +19,13 @@ import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from deployments.embedder import Embedder
-from matching.consumer import EventConsumer
-from matching.local_services import TansuBroker, free_port
-from matching.profile import ProfileIn
-from matching.settings import Settings
-from matching.storage.db import create_pool
-from matching.storage.profiles import get_profile, upsert_profile
-from matching.text import profile_text
+from matching.core.domain.profile import ProfileIn
+from matching.core.domain.text import profile_text
+from matching.core.events.consumer import EventConsumer
+from matching.core.settings import Settings
+from matching.core.storage.db import create_pool
+from matching.core.storage.profiles import get_profile, upsert_profile
+from matching.devtools.services import TansuBroker, free_port
 from tests.support import profile_body
 
 TOPICS = {"user.events": 1, "event.events": 1, "matching.errors": 1, "matching.events": 1}

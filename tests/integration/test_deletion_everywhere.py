@@ -10,9 +10,9 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from deployments.embedder import Embedder
-from matching.consumer import EventConsumer
-from matching.local_services import TansuBroker
-from matching.settings import Settings
+from matching.core.events.consumer import EventConsumer
+from matching.core.settings import Settings
+from matching.devtools.services import TansuBroker
 from tests.integration.conftest import REDIS_URL, start_app, stop_app
 from tests.support import profile_body
 

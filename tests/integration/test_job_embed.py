@@ -15,12 +15,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from deployments.embedder import Embedder
-from matching import artifacts
-from matching.profile import ProfileIn
-from matching.seed import seed
-from matching.settings import Settings
-from matching.storage.profiles import get_profile, upsert_profile
-from matching.text import profile_text, text_hash
+from matching.core.domain.profile import ProfileIn
+from matching.core.domain.text import profile_text, text_hash
+from matching.core.ml import artifacts
+from matching.core.settings import Settings
+from matching.core.storage.profiles import get_profile, upsert_profile
+from matching.devtools.seed import seed
 from tests.support import connect, profile_body
 from training import embed
 from training.jobs import JobError, init_ray, load_config

@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from matching.features import FEATURE_NAMES
-from matching.registry import Registry
-from matching.settings import Settings
+from matching.core.domain.features import FEATURE_NAMES
+from matching.core.ml.registry import Registry
+from matching.core.settings import Settings
 from tests.integration.conftest import App
 from tests.support import connect, profile_body
 from training import jobs
@@ -133,7 +133,7 @@ async def test_an_index_below_min_recall_is_not_published(app: App, settings: Se
 def test_a_failing_job_exits_non_zero_with_the_reason(settings: Settings) -> None:
     env = {**os.environ, "DATABASE_URL": str(settings.database.url)}
     result = subprocess.run(
-        [sys.executable, "-m", "matching.cli", "jobs", "features", "--set", "shardz=2"],
+        [sys.executable, "-m", "matching.cli.main", "jobs", "features", "--set", "shardz=2"],
         env=env,
         capture_output=True,
         text=True,

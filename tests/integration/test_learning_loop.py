@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 
 from deployments.embedder import Embedder
-from matching.registry import Registry
-from matching.seed import seed
-from matching.settings import Settings
-from matching.simulate import SimReport, simulate
+from matching.core.ml.registry import Registry
+from matching.core.settings import Settings
+from matching.devtools.seed import seed
+from matching.devtools.simulate import SimReport, simulate
 from tests.integration.conftest import (
     REDIS_URL,
     _create_database,
@@ -50,7 +50,7 @@ class Loop:
 
 def _cli(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "matching.cli", "--log-level", "WARNING", *args],
+        [sys.executable, "-m", "matching.cli.main", "--log-level", "WARNING", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from matching.local_services import (
+from matching.devtools.services import (
     EmbeddedPostgres,
     LocalRedis,
     ServiceError,

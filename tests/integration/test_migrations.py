@@ -4,7 +4,7 @@ import asyncio
 
 import asyncpg
 
-from matching.storage.migrate import migrate, migration_files
+from matching.core.storage.migrate import migrate, migration_files
 
 
 async def test_migrations_are_idempotent_and_safe_concurrently(fresh_database: str) -> None:

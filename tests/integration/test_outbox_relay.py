@@ -17,11 +17,11 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from matching.local_services import TansuBroker
-from matching.relay import OutboxRelay
-from matching.settings import DatabaseSettings, KafkaSettings
-from matching.storage.db import create_pool
-from matching.storage.outbox import enqueue
+from matching.core.events.relay import OutboxRelay
+from matching.core.settings import DatabaseSettings, KafkaSettings
+from matching.core.storage.db import create_pool
+from matching.core.storage.outbox import enqueue
+from matching.devtools.services import TansuBroker
 
 TOPIC = "matching.events"
 

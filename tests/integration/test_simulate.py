@@ -16,9 +16,10 @@ import uvicorn
 
 from deployments.embedder import Embedder
 from deployments.reranker import WEIGHTED_VERSION
-from matching.population import generate_population
-from matching.settings import Settings
-from matching.simulate import (
+from matching.core.settings import Settings
+from matching.core.storage.migrate import migrate_url
+from matching.devtools.population import generate_population
+from matching.devtools.simulate import (
     HiddenTaste,
     SimReport,
     hidden_tastes,
@@ -26,7 +27,6 @@ from matching.simulate import (
     simulate,
     taste_match,
 )
-from matching.storage.migrate import migrate_url
 from serve_app.http import create_http_app
 from tests.integration.conftest import (
     REDIS_URL,

@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from matching.storage.errors import (
+from matching.discovery.storage.errors import (
     IllegalSwipeChange,
     IllegalTransition,
     InvalidCursor,
@@ -20,7 +20,7 @@ from matching.storage.errors import (
     NotAMember,
     UnknownUser,
 )
-from matching.storage.matches import (
+from matching.discovery.storage.matches import (
     STATUSES,
     TRANSITIONS,
     expire_matches,
@@ -30,7 +30,7 @@ from matching.storage.matches import (
     pair_key,
     update_status,
 )
-from matching.storage.swipes import (
+from matching.discovery.storage.swipes import (
     SwipeResult,
     block,
     blocked_ids,

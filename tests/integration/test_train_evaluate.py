@@ -19,12 +19,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from matching import artifacts
-from matching.gate import better_than
-from matching.model import CompatibilityModel, ModelArtifactError, mutual_probability
-from matching.pairs import PAIR_FEATURES, pair_matrix
-from matching.registry import PromotionRefused, Registry
-from matching.settings import Settings
+from matching.core.ml import artifacts
+from matching.core.ml.gate import better_than
+from matching.core.ml.model import CompatibilityModel, ModelArtifactError, mutual_probability
+from matching.core.ml.pairs import PAIR_FEATURES, pair_matrix
+from matching.core.ml.registry import PromotionRefused, Registry
+from matching.core.settings import Settings
 from tests.integration.conftest import _create_database, _drop_database
 from tests.support import connect
 from training import evaluate, train
@@ -163,7 +163,7 @@ def _settings(url: str, root: Path) -> Settings:
 
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Market]:
-    from matching.storage.migrate import migrate_url
+    from matching.core.storage.migrate import migrate_url
 
     name = f"matching_test_{uuid.uuid4().hex[:12]}"
     url = asyncio.run(_create_database(name))

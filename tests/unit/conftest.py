@@ -10,8 +10,8 @@ import pytest
 from factories import make_person as _make_person
 from factories import random_population
 
-from matching.person import Person
-from matching.settings import known_env_names
+from matching.core.domain.person import Person
+from matching.core.settings import known_env_names
 
 
 @pytest.fixture(autouse=True)

@@ -11,9 +11,9 @@ from typing import Any, get_args
 
 import numpy as np
 
-from matching.person import Person, PreferenceView
-from matching.profile import FACTORS, CompanySize, JobLevel
-from matching.storage.profiles import IndexedPerson
+from matching.core.domain.person import Person, PreferenceView
+from matching.core.domain.profile import FACTORS, CompanySize, JobLevel
+from matching.core.storage.profiles import IndexedPerson
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -24,7 +24,7 @@ CITIES: dict[str, tuple[float, float]] = {
     "london": (51.5074, -0.1278),
     "new york": (40.7128, -74.0060),
 }
-# "english"/"hungarian" and "energy"/"fintech" share a hashed bit in matching.store, so the
+# "english"/"hungarian" and "energy"/"fintech" share a hashed bit in core.retrieval.store, so the
 # store's mask lets some rows through that the exact rule then rejects.
 LANGUAGES = ("english", "german", "french", "spanish", "hungarian", "polish")
 INDUSTRIES = ("software", "fintech", "energy", "healthcare", "education", "media")

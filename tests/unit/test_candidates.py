@@ -12,14 +12,14 @@ import numpy as np
 import pytest
 from factories import CITIES, indexed, make_person, make_prefs, random_population, unit_vectors
 
-from matching import artifacts
-from matching.candidates import KIND, Candidate, CandidateIndex
-from matching.filters import SearchFilters, mutually_acceptable
-from matching.index import IndexParams, VectorIndex
-from matching.person import Person
-from matching.settings import IndexSettings, Settings
-from matching.storage.profiles import IndexedPerson
-from matching.store import CandidateStore
+from matching.core.domain.filters import SearchFilters, mutually_acceptable
+from matching.core.domain.person import Person
+from matching.core.ml import artifacts
+from matching.core.retrieval.candidates import KIND, Candidate, CandidateIndex
+from matching.core.retrieval.index import IndexParams, VectorIndex
+from matching.core.retrieval.store import CandidateStore
+from matching.core.settings import IndexSettings, Settings
+from matching.core.storage.profiles import IndexedPerson
 
 DIM = 16
 

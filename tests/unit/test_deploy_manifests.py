@@ -216,7 +216,7 @@ def test_serve_config_matches_ray_serve_schema() -> None:
 
 
 def test_app_env_is_valid_for_settings() -> None:
-    from matching.settings import Settings
+    from matching.core.settings import Settings
 
     env = dict(_serve_config()["applications"][0]["runtime_env"]["env_vars"])
     for spec in _ray_pod_specs():
@@ -254,7 +254,7 @@ def test_gpu_group_scales_from_zero_and_offers_embedder_gpu() -> None:
 
 
 def test_one_rayjob_per_offline_job() -> None:
-    from matching.settings import Settings
+    from matching.core.settings import Settings
     from training.jobs import JOBS
 
     rayjobs = {d["spec"]["entrypoint"]: d for _, d in KUBERAY_DOCS if d["kind"] == "RayJob"}

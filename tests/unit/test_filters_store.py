@@ -1,5 +1,5 @@
-"""The exact pair rule (matching.filters) and the store's vectorised mask that must never
-drop a pair the exact rule accepts (matching.store)."""
+"""The exact pair rule (core.domain.filters) and the store's vectorised mask that must never
+drop a pair the exact rule accepts (matching.core.retrieval.store)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 from factories import CITIES, make_person, make_prefs
 
-from matching.filters import (
+from matching.core.domain.filters import (
     SearchFilters,
     accepts,
     is_competitor,
     mutually_acceptable,
     person_distance_km,
 )
-from matching.geo import haversine_km
-from matching.person import Person, PreferenceView
-from matching.store import CandidateStore, bit, bits, code
+from matching.core.domain.geo import haversine_km
+from matching.core.domain.person import Person, PreferenceView
+from matching.core.retrieval.store import CandidateStore, bit, bits, code
 
 BERLIN, MUNICH, PARIS = CITIES["berlin"], CITIES["munich"], CITIES["paris"]
 BERLIN_MUNICH_KM = haversine_km(*BERLIN, *MUNICH)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from factories import unit_vectors
 
-from matching.index import IndexKind, IndexParams, VectorIndex, set_threads
-from matching.recall import exact_top_k, recall_at_k
-from matching.settings import IndexSettings, Settings
+from matching.core.retrieval.index import IndexKind, IndexParams, VectorIndex, set_threads
+from matching.core.retrieval.recall import exact_top_k, recall_at_k
+from matching.core.settings import IndexSettings, Settings
 
 
 def _settings(**env: str) -> IndexSettings:

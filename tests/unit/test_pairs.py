@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 from factories import NOW, make_person, make_prefs
 
-from matching.pairs import (
+from matching.core.domain.person import Person
+from matching.core.domain.scoring import directed_score
+from matching.core.ml.pairs import (
     PAIR_FEATURES,
     FeatureParams,
     StatsTable,
@@ -20,9 +22,7 @@ from matching.pairs import (
     pair_matrices,
     pair_matrix,
 )
-from matching.person import Person
-from matching.scoring import directed_score
-from matching.settings import MatchingSettings
+from matching.core.settings import MatchingSettings
 
 PARAMS = FeatureParams.from_settings(MatchingSettings())
 NOBODY = UserStats()

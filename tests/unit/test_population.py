@@ -15,7 +15,8 @@ from uuid import UUID
 
 import pytest
 
-from matching.population import (
+from matching.core.domain.profile import Preferences, ProfileIn
+from matching.devtools.population import (
     CITIES,
     COMPANIES,
     DEFAULT_NOW,
@@ -28,8 +29,7 @@ from matching.population import (
     generate_population,
     theme_of,
 )
-from matching.population_vocab import ACTIVITY, INDUSTRY_TABLE
-from matching.profile import Preferences, ProfileIn
+from matching.devtools.population_vocab import ACTIVITY, INDUSTRY_TABLE
 
 pytestmark = pytest.mark.unit
 
@@ -93,7 +93,7 @@ def test_output_is_independent_of_the_process() -> None:
     assert next(generate_population(1)).id == UUID("bdd640fb-0667-4ad1-9c80-317fa3b1799d")
     code = (
         "import hashlib\n"
-        "from matching.population import generate_population\n"
+        "from matching.devtools.population import generate_population\n"
         "people = generate_population(200, seed=8)\n"
         "print(hashlib.sha256(repr(list(people)).encode()).hexdigest())\n"
     )

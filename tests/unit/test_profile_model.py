@@ -12,16 +12,16 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from matching.features import profile_completeness
-from matching.geo import (
+from matching.core.domain.features import profile_completeness
+from matching.core.domain.geo import (
     EARTH_RADIUS_KM,
     cos_of_distance,
     distances_km,
     haversine_km,
     unit_vector,
 )
-from matching.person import Person, PreferenceView, casefold
-from matching.profile import (
+from matching.core.domain.person import Person, PreferenceView, casefold
+from matching.core.domain.profile import (
     MAX_TAGS,
     AlgorithmWeights,
     Preferences,
@@ -29,7 +29,7 @@ from matching.profile import (
     ProfileFields,
     ProfileIn,
 )
-from matching.text import TEXT_FIELDS, profile_text
+from matching.core.domain.text import TEXT_FIELDS, profile_text
 
 BERLIN = (52.52, 13.405)
 MUNICH = (48.1374, 11.5755)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from matching.prompt import NEAR_ME_KM, PromptHints, mentioned, normalise, parse_prompt
+from matching.core.domain.prompt import NEAR_ME_KM, PromptHints, mentioned, normalise, parse_prompt
 
 
 @pytest.mark.parametrize(

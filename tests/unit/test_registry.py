@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pyarrow import fs
 
-from matching.gate import better_than, promotion_check
-from matching.registry import PromotionRefused, Registry, RegistryError
+from matching.core.ml.gate import better_than, promotion_check
+from matching.core.ml.registry import PromotionRefused, Registry, RegistryError
 
 GOOD = {"like_auc": 0.8, "mutual_precision_at_10": 0.3}
 WEIGHTED = {"weighted_like_auc": 0.55, "weighted_mutual_precision_at_10": 0.2}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from matching.relay import _markable
+from matching.core.events.relay import _markable
 
 
 def rows(*keys: str) -> list[dict[str, object]]:

@@ -16,11 +16,11 @@ from deployments.reranker import (
     RankedMatch,
     Reranker,
 )
-from matching.candidates import Candidate
-from matching.person import Person
-from matching.profile import FACTORS
-from matching.scoring import harmonic_mean
-from matching.settings import Settings
+from matching.core.domain.person import Person
+from matching.core.domain.profile import FACTORS
+from matching.core.domain.scoring import harmonic_mean
+from matching.core.retrieval.candidates import Candidate
+from matching.core.settings import Settings
 
 
 class _FrozenDatetime(datetime):
@@ -326,8 +326,8 @@ async def test_prompt_ranking_weighs_prompt_similarity(reranker: Reranker) -> No
 
 async def test_shared_events_boost_is_visible_and_capped(make_person: Any) -> None:
     from deployments.reranker import EVENT_BOOST_MAX, Reranker
-    from matching.candidates import Candidate
-    from matching.settings import Settings
+    from matching.core.retrieval.candidates import Candidate
+    from matching.core.settings import Settings
 
     reranker = Reranker(Settings.from_env({}))
     a, b = make_person(), make_person()

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from factories import NOW, make_person, make_prefs
 
-from matching.person import Person
-from matching.profile import FACTORS
-from matching.scoring import (
+from matching.core.domain.person import Person
+from matching.core.domain.profile import FACTORS
+from matching.core.domain.scoring import (
     ACTIVITY_HALF_LIFE_DAYS,
     DirectedScore,
     activity_level,
@@ -20,7 +20,7 @@ from matching.scoring import (
     jaccard,
     primary_factors,
 )
-from matching.settings import Settings
+from matching.core.settings import Settings
 
 DEFAULTS = Settings.from_env({}).matching.weights
 DEFAULT_KM = 100.0

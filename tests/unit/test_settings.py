@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from matching.profile import FACTORS
-from matching.settings import Settings, SettingsError, known_env_names
+from matching.core.domain.profile import FACTORS
+from matching.core.settings import Settings, SettingsError, known_env_names
 
 
 def _error(env: dict[str, str]) -> str:

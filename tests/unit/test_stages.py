@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from serve_app.stages import LocalStage
+from matching.core.stages import LocalStage
 
 
 class _Target:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from matching.up import write_env_file
+from matching.devtools.up import write_env_file
 
 
 def test_env_file_exports_the_shared_settings_quoted_and_private(tmp_path: Path) -> None:

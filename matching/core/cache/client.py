@@ -1,0 +1,21 @@
+"""The one place that talks to Redis."""
+
+from __future__ import annotations
+
+import redis.asyncio as aioredis
+
+from matching.core.settings import RedisSettings
+
+
+def create_client(settings: RedisSettings) -> aioredis.Redis | None:
+    """A client (connections are opened lazily), or None when REDIS_URL is not set."""
+    if not settings.url:
+        return None
+    return aioredis.from_url(settings.url, socket_timeout=1.0, socket_connect_timeout=1.0)
+
+
+async def ping(client: aioredis.Redis) -> bool:
+    try:
+        return bool(await client.ping())
+    except (aioredis.RedisError, OSError):
+        return False

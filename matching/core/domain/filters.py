@@ -1,0 +1,94 @@
+"""Hard filters, pair by pair: the exact rule the vectorised store mask approximates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from matching.core.domain.geo import haversine_km
+from matching.core.domain.person import Person
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    """Filters a search request adds on top of the people's own preferences."""
+
+    latitude: float | None = None
+    longitude: float | None = None
+    max_distance_km: float | None = None
+    age_min: int | None = None
+    age_max: int | None = None
+
+    def accepts(self, b: Person) -> bool:
+        if self.age_min is not None and (b.age is None or b.age < self.age_min):
+            return False
+        if self.age_max is not None and (b.age is None or b.age > self.age_max):
+            return False
+        if self.max_distance_km is None or self.latitude is None or self.longitude is None:
+            return True
+        return b.has_location and distance_between(self.latitude, self.longitude, b) <= (
+            self.max_distance_km
+        )
+
+
+def distance_between(lat: float, lon: float, b: Person) -> float:
+    assert b.latitude is not None and b.longitude is not None
+    return haversine_km(lat, lon, b.latitude, b.longitude)
+
+
+def person_distance_km(a: Person, b: Person) -> float | None:
+    if not (a.has_location and b.has_location):
+        return None
+    assert a.latitude is not None and a.longitude is not None
+    return distance_between(a.latitude, a.longitude, b)
+
+
+def _within_age(a: Person, b: Person) -> bool:
+    lo, hi = a.prefs.age_min, a.prefs.age_max
+    if lo is None and hi is None:
+        return True
+    if b.age is None:
+        return False  # an explicit age preference is not met by an unknown age
+    return (lo is None or b.age >= lo) and (hi is None or b.age <= hi)
+
+
+def _within_distance(a: Person, b: Person) -> bool:
+    if a.prefs.distance_km is None or not a.has_location:
+        return True  # without a location of one's own a radius means nothing
+    d = person_distance_km(a, b)
+    return d is not None and d <= a.prefs.distance_km
+
+
+def _in(value: str | None, allowed: frozenset[str]) -> bool:
+    return not allowed or (value is not None and value in allowed)
+
+
+def accepts(a: Person, b: Person) -> bool:
+    """Does `b` satisfy every hard preference of `a`?"""
+    p = a.prefs
+    if p.languages and not (p.languages & b.languages):
+        return False
+    if not (_in(b.industry, p.industries) and _in(b.job_level, p.job_levels)):
+        return False
+    if not _in(b.company_size, p.company_sizes):
+        return False
+    if p.exclude_colleagues and a.company is not None and b.company == a.company:
+        return False
+    if p.exclude_competitors and is_competitor(a, b):
+        return False
+    return _within_age(a, b) and _within_distance(a, b)
+
+
+def is_competitor(a: Person, b: Person) -> bool:
+    """Same industry, at another (known) company."""
+    return (
+        a.industry is not None
+        and a.industry == b.industry
+        and a.company is not None
+        and b.company is not None
+        and a.company != b.company
+    )
+
+
+def mutually_acceptable(a: Person, b: Person) -> bool:
+    """Two-sided: each satisfies the other's hard preferences."""
+    return a.user_id != b.user_id and accepts(a, b) and accepts(b, a)

@@ -1,0 +1,97 @@
+"""The platform's weighted compatibility score, per direction, and its explanation.
+
+score(a -> b) is how well b fits what a wants, with a's weights; a pair is ranked by the
+harmonic mean of both directions, so a match one side would never want ranks low.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from matching.core.domain.filters import person_distance_km
+from matching.core.domain.person import Person
+from matching.core.domain.profile import FACTORS
+
+ACTIVITY_HALF_LIFE_DAYS = 14.0
+
+
+@dataclass(frozen=True, slots=True)
+class DirectedScore:
+    score: float
+    factors: dict[str, float]
+    weights: dict[str, float]
+
+    def contributions(self) -> dict[str, float]:
+        return {f: self.weights[f] * self.factors[f] for f in FACTORS}
+
+
+def effective_weights(defaults: Mapping[str, float], person: Person) -> dict[str, float]:
+    """Service defaults overridden by the person's own weights, renormalised to sum 1."""
+    weights = dict(defaults)
+    weights.update(dict(person.prefs.weights))
+    total = sum(weights.values())
+    if total <= 0:
+        return dict(defaults)
+    return {f: weights[f] / total for f in FACTORS}
+
+
+def activity_level(person: Person, now: datetime) -> float:
+    """1.0 when active now, halving every ACTIVITY_HALF_LIFE_DAYS of silence."""
+    days = max(0.0, (now - person.last_active_at).total_seconds() / 86_400)
+    return math.pow(0.5, days / ACTIVITY_HALF_LIFE_DAYS)
+
+
+def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    union = len(a | b)
+    return len(a & b) / union if union else 0.0
+
+
+def factors(
+    a: Person,
+    b: Person,
+    similarity: float,
+    now: datetime,
+    default_distance_km: float,
+) -> dict[str, float]:
+    """Each factor in [0, 1] for the direction a -> b."""
+    wanted = a.interests | a.prefs.interests
+    distance = person_distance_km(a, b)
+    radius = a.prefs.distance_km or default_distance_km
+    if a.prefs.industries:
+        industry = 1.0 if b.industry in a.prefs.industries else 0.0
+    else:
+        industry = 1.0 if a.industry is not None and a.industry == b.industry else 0.0
+    act_a, act_b = activity_level(a, now), activity_level(b, now)
+    return {
+        "profile_similarity": min(1.0, max(0.0, similarity)),
+        "interest_overlap": jaccard(wanted, b.interests),
+        "location_proximity": 0.0 if distance is None else max(0.0, 1.0 - distance / radius),
+        "industry_alignment": industry,
+        "activity_compatibility": act_b * (1.0 - 0.5 * abs(act_a - act_b)),
+    }
+
+
+def directed_score(
+    a: Person,
+    b: Person,
+    similarity: float,
+    now: datetime,
+    default_weights: Mapping[str, float],
+    default_distance_km: float,
+) -> DirectedScore:
+    values = factors(a, b, similarity, now, default_distance_km)
+    weights = effective_weights(default_weights, a)
+    score = sum(weights[f] * values[f] for f in FACTORS)
+    return DirectedScore(min(1.0, max(0.0, score)), values, weights)
+
+
+def harmonic_mean(x: float, y: float) -> float:
+    return 0.0 if x <= 0 or y <= 0 else 2 * x * y / (x + y)
+
+
+def primary_factors(score: DirectedScore, top: int = 2) -> list[str]:
+    ranked = sorted(score.contributions().items(), key=lambda kv: kv[1], reverse=True)
+    return [f for f, c in ranked[:top] if c > 0]

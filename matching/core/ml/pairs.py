@@ -1,0 +1,433 @@
+"""Pair features for one direction, a -> b ("will a like b?"), from both people, their
+embedding similarity, preferences and swipe statistics. Pure functions, no I/O.
+
+`pair_features` is the reference, one pair at a time on top of matching.core.domain.scoring;
+`pair_matrix` computes the same rows with numpy for many candidates of one person, and is
+what both training and serving call (a unit test pins the two together).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, get_args
+from uuid import UUID
+
+import numpy as np
+
+from matching.core.domain.filters import person_distance_km
+from matching.core.domain.geo import EARTH_RADIUS_KM
+from matching.core.domain.person import Person
+from matching.core.domain.profile import FACTORS, JobLevel
+from matching.core.domain.scoring import (
+    ACTIVITY_HALF_LIFE_DAYS,
+    activity_level,
+    directed_score,
+    effective_weights,
+    jaccard,
+)
+from matching.core.settings import MatchingSettings
+
+JOB_LEVELS: tuple[str, ...] = get_args(JobLevel)  # the CHECK order in 0001_profiles.sql
+_LEVEL = {level: float(i) for i, level in enumerate(JOB_LEVELS)}
+
+_CONTENT = (
+    "similarity",
+    "interest_jaccard",
+    "shared_interests",
+    "wanted_interests_b_has",  # a's preference interests that b has
+    "wanted_interests_a_has",  # b's preference interests that a has
+    "goal_overlap",
+    "wanted_goals_b_has",
+    "language_overlap",
+    "distance_km",
+    "distance_missing",
+    "b_in_age_range",  # 1 also when a has no such preference
+    "b_in_distance",
+    "b_in_industries",
+    "b_in_job_levels",
+    "age_gap",  # b's age minus a's (0 when either is unknown)
+    "age_missing",
+    "same_industry",
+    "job_level_gap",  # b's level minus a's, ordinal
+    "job_level_missing",
+    "company_size_match",  # b's size in a's preferred sizes, or the same size as a's
+    "activity_a",
+    "activity_b",
+)
+_SCORES = tuple(f"{d}_{f}" for d in ("ab", "ba") for f in (*FACTORS, "score"))
+_STATS = (
+    "a_like_rate_given",  # a's selectivity: how often a likes, smoothed
+    "a_like_rate_received",
+    "b_like_rate_given",
+    "b_like_rate_received",  # b's popularity: how often b is liked, smoothed
+    "a_swipes_given",  # log1p of the counts
+    "a_swipes_received",
+    "b_swipes_given",
+    "b_swipes_received",
+)
+PAIR_FEATURES: tuple[str, ...] = _CONTENT + _SCORES + _STATS
+
+
+@dataclass(frozen=True, slots=True)
+class UserStats:
+    """One person's swipe counts as of a cutoff; rates are pulled towards the prior."""
+
+    likes_given: int = 0
+    swipes_given: int = 0
+    likes_received: int = 0
+    swipes_received: int = 0
+    prior_rate: float = 0.5  # the population's like rate
+    prior_strength: float = 10.0  # how many swipes' worth the prior counts
+
+    @property
+    def like_rate_given(self) -> float:
+        return self._smoothed(self.likes_given, self.swipes_given)
+
+    @property
+    def like_rate_received(self) -> float:
+        return self._smoothed(self.likes_received, self.swipes_received)
+
+    def _smoothed(self, likes: int, swipes: int) -> float:
+        k = self.prior_strength
+        return (likes + self.prior_rate * k) / (swipes + k)
+
+    def row(self) -> tuple[float, float, float, float]:
+        return (
+            self.like_rate_given,
+            self.like_rate_received,
+            math.log1p(self.swipes_given),
+            math.log1p(self.swipes_received),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class StatsTable:
+    """Everyone's UserStats as of a cutoff: (likes_given, swipes_given, likes_received,
+    swipes_received) per user; unknown users get the prior alone."""
+
+    counts: Mapping[UUID, tuple[int, int, int, int]]
+    prior_rate: float
+    prior_strength: float
+
+    def get(self, user_id: UUID) -> UserStats:
+        c = self.counts.get(user_id, (0, 0, 0, 0))
+        return UserStats(*c, prior_rate=self.prior_rate, prior_strength=self.prior_strength)
+
+    @classmethod
+    def from_swipes(
+        cls, swipes: Iterable[tuple[UUID, UUID, bool]], prior_strength: float
+    ) -> StatsTable:
+        """From (swiper, swiped, liked) triples."""
+        acc: dict[UUID, list[int]] = {}
+        likes = total = 0
+        for swiper, swiped, liked in swipes:
+            given, received = acc.setdefault(swiper, [0] * 4), acc.setdefault(swiped, [0] * 4)
+            given[0] += liked
+            given[1] += 1
+            received[2] += liked
+            received[3] += 1
+            likes, total = likes + liked, total + 1
+        prior = likes / total if total else 0.5
+        counts = {u: (c[0], c[1], c[2], c[3]) for u, c in acc.items()}
+        return cls(counts, prior, prior_strength)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureParams:
+    """How the weighted-score features are computed; saved with a model so serving agrees."""
+
+    weights: tuple[tuple[str, float], ...]
+    default_distance_km: float
+
+    @classmethod
+    def from_settings(cls, settings: MatchingSettings | None = None) -> FeatureParams:
+        s = settings or MatchingSettings()
+        return cls(tuple(s.weights.items()), s.default_distance_km)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureParams:
+        weights = data["weights"]
+        return cls(tuple((f, float(weights[f])) for f in FACTORS), float(data["default_km"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"weights": dict(self.weights), "default_km": self.default_distance_km}
+
+
+def _gap(x: float | None, y: float | None) -> float:
+    return 0.0 if x is None or y is None else y - x
+
+
+def _level(person: Person) -> float | None:
+    return None if person.job_level is None else _LEVEL.get(person.job_level)
+
+
+def _in_age_range(a: Person, b: Person) -> bool:
+    lo, hi = a.prefs.age_min, a.prefs.age_max
+    if lo is None and hi is None:
+        return True
+    if b.age is None:
+        return False
+    return (lo is None or b.age >= lo) and (hi is None or b.age <= hi)
+
+
+def _size_match(a: Person, b: Person) -> bool:
+    if a.prefs.company_sizes:
+        return b.company_size in a.prefs.company_sizes
+    return a.company_size is not None and a.company_size == b.company_size
+
+
+def pair_features(
+    a: Person,
+    b: Person,
+    similarity: float,
+    stats_a: UserStats,
+    stats_b: UserStats,
+    now: datetime,
+    params: FeatureParams | None = None,
+) -> np.ndarray:
+    """One row of PAIR_FEATURES for the direction a -> b (the reference implementation)."""
+    p = params or FeatureParams.from_settings()
+    weights, km = dict(p.weights), p.default_distance_km
+    distance = person_distance_km(a, b)
+    radius = a.prefs.distance_km
+    ab = directed_score(a, b, similarity, now, weights, km)
+    ba = directed_score(b, a, similarity, now, weights, km)
+    values: dict[str, float] = {
+        "similarity": similarity,
+        "interest_jaccard": jaccard(a.interests, b.interests),
+        "shared_interests": len(a.interests & b.interests),
+        "wanted_interests_b_has": len(a.prefs.interests & b.interests),
+        "wanted_interests_a_has": len(b.prefs.interests & a.interests),
+        "goal_overlap": len(a.networking_goals & b.networking_goals),
+        "wanted_goals_b_has": len(a.prefs.networking_goals & b.networking_goals),
+        "language_overlap": len(a.languages & b.languages),
+        "distance_km": distance or 0.0,
+        "distance_missing": distance is None,
+        "b_in_age_range": _in_age_range(a, b),
+        "b_in_distance": radius is None
+        or not a.has_location
+        or (distance is not None and distance <= radius),
+        "b_in_industries": not a.prefs.industries or b.industry in a.prefs.industries,
+        "b_in_job_levels": not a.prefs.job_levels or b.job_level in a.prefs.job_levels,
+        "age_gap": _gap(a.age, b.age),
+        "age_missing": a.age is None or b.age is None,
+        "same_industry": a.industry is not None and a.industry == b.industry,
+        "job_level_gap": _gap(_level(a), _level(b)),
+        "job_level_missing": _level(a) is None or _level(b) is None,
+        "company_size_match": _size_match(a, b),
+        "activity_a": activity_level(a, now),
+        "activity_b": activity_level(b, now),
+    }
+    for prefix, d in (("ab", ab), ("ba", ba)):
+        values.update({f"{prefix}_{f}": v for f, v in d.factors.items()})
+        values[f"{prefix}_score"] = d.score
+    values.update(zip(_STATS[0:2], stats_a.row()[0:2], strict=True))
+    values.update(zip(_STATS[2:4], stats_b.row()[0:2], strict=True))
+    values.update(zip(_STATS[4:6], stats_a.row()[2:4], strict=True))
+    values.update(zip(_STATS[6:8], stats_b.row()[2:4], strict=True))
+    return np.array([float(values[f]) for f in PAIR_FEATURES])
+
+
+def pair_matrix(
+    a: Person,
+    candidates: Sequence[Person],
+    similarities: Sequence[float] | np.ndarray,
+    stats_a: UserStats | Sequence[UserStats],
+    stats_b: Sequence[UserStats],
+    now: datetime | Sequence[datetime],
+    params: FeatureParams | None = None,
+    *,
+    reverse: bool = False,
+) -> np.ndarray:
+    """Rows of PAIR_FEATURES, one per candidate b, for a -> b (b -> a with `reverse`).
+
+    `stats_a` and `now` may be one value or one per candidate (training passes per-swipe
+    times and leave-one-out stats)."""
+    me, them, args = _prepare(a, candidates, similarities, stats_a, stats_b, now, params)
+    sims, now_s, s_me, s_them, km = args
+    if reverse:
+        return _rows(them, me, sims, now_s, s_them, s_me, km)
+    return _rows(me, them, sims, now_s, s_me, s_them, km)
+
+
+def pair_matrices(
+    a: Person,
+    candidates: Sequence[Person],
+    similarities: Sequence[float] | np.ndarray,
+    stats_a: UserStats | Sequence[UserStats],
+    stats_b: Sequence[UserStats],
+    now: datetime | Sequence[datetime],
+    params: FeatureParams | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both directions at once: (rows for a -> b, rows for b -> a)."""
+    me, them, args = _prepare(a, candidates, similarities, stats_a, stats_b, now, params)
+    sims, now_s, s_me, s_them, km = args
+    return (
+        _rows(me, them, sims, now_s, s_me, s_them, km),
+        _rows(them, me, sims, now_s, s_them, s_me, km),
+    )
+
+
+def _prepare(
+    a: Person,
+    candidates: Sequence[Person],
+    similarities: Sequence[float] | np.ndarray,
+    stats_a: UserStats | Sequence[UserStats],
+    stats_b: Sequence[UserStats],
+    now: datetime | Sequence[datetime],
+    params: FeatureParams | None,
+) -> tuple[_Side, _Side, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]]:
+    n = len(candidates)
+    p = params or FeatureParams.from_settings()
+    sims = np.asarray(similarities, dtype=np.float64).reshape(n)
+    times = [now] * n if isinstance(now, datetime) else list(now)
+    now_s = np.array([t.timestamp() for t in times], dtype=np.float64).reshape(n)
+    own = [stats_a] * n if isinstance(stats_a, UserStats) else list(stats_a)
+    s_me = np.array([s.row() for s in own], dtype=np.float64).reshape(n, 4)
+    s_them = np.array([s.row() for s in stats_b], dtype=np.float64).reshape(n, 4)
+    me, them = _Side([a], p).repeat(n), _Side(candidates, p)
+    return me, them, (sims, now_s, s_me, s_them, p.default_distance_km)
+
+
+def _floats(people: Sequence[Person], get: Callable[[Person], float | None]) -> np.ndarray:
+    return np.array([math.nan if (v := get(q)) is None else v for q in people], dtype=np.float64)
+
+
+class _Side:
+    """The numeric attributes of the people on one side of the pairs, one row each."""
+
+    def __init__(self, people: Sequence[Person], params: FeatureParams) -> None:
+        self.people = list(people)
+        self.lat = _floats(people, lambda q: q.latitude)
+        self.lon = _floats(people, lambda q: q.longitude)
+        self.age = _floats(people, lambda q: q.age)
+        self.level = _floats(people, _level)
+        self.radius = _floats(people, lambda q: q.prefs.distance_km)
+        self.age_min = _floats(people, lambda q: q.prefs.age_min)
+        self.age_max = _floats(people, lambda q: q.prefs.age_max)
+        self.last_s = _floats(people, lambda q: q.last_active_at.timestamp())
+        defaults, cache = dict(params.weights), {}
+        for q in people:
+            if q.prefs.weights not in cache:
+                w = effective_weights(defaults, q)
+                cache[q.prefs.weights] = np.array([w[f] for f in FACTORS])
+        self.weights = np.array([cache[q.prefs.weights] for q in people]).reshape(-1, 5)
+
+    def repeat(self, n: int) -> _Side:
+        """The first person, n times (the requester against n candidates)."""
+        out = object.__new__(_Side)
+        for name, value in vars(self).items():
+            setattr(out, name, [value[0]] * n if name == "people" else np.repeat(value[:1], n, 0))
+        return out
+
+
+def _per_pair(x: _Side, y: _Side, fn: Callable[[Person, Person], float]) -> np.ndarray:
+    pairs = zip(x.people, y.people, strict=True)
+    return np.fromiter((fn(p, q) for p, q in pairs), dtype=np.float64, count=len(x.people))
+
+
+def _haversine(x: _Side, y: _Side) -> np.ndarray:
+    """Distance in km, NaN where either location is unknown (geo.haversine_km's formula)."""
+    p1, p2 = np.radians(x.lat), np.radians(y.lat)
+    dp, dl = p2 - p1, np.radians(y.lon - x.lon)
+    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    out: np.ndarray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
+    return out
+
+
+def _activity(last_s: np.ndarray, now_s: np.ndarray) -> np.ndarray:
+    days = np.maximum(0.0, (now_s - last_s) / 86_400)
+    out: np.ndarray = np.power(0.5, days / ACTIVITY_HALF_LIFE_DAYS)
+    return out
+
+
+def _industry_alignment(p: Person, q: Person) -> bool:
+    if p.prefs.industries:
+        return q.industry in p.prefs.industries
+    return p.industry is not None and p.industry == q.industry
+
+
+def _factors(
+    x: _Side, y: _Side, sims: np.ndarray, dist: np.ndarray, acts: tuple[np.ndarray, ...], km: float
+) -> np.ndarray:
+    """matching.core.domain.scoring.factors for x -> y, as an (n, 5) array in FACTORS order."""
+    act_x, act_y = acts
+    radius = np.where(np.isnan(x.radius), km, x.radius)
+    columns = {
+        "profile_similarity": np.clip(sims, 0.0, 1.0),
+        "interest_overlap": _per_pair(
+            x, y, lambda p, q: jaccard(p.interests | p.prefs.interests, q.interests)
+        ),
+        "location_proximity": np.where(
+            np.isnan(dist), 0.0, np.maximum(0.0, 1.0 - np.nan_to_num(dist) / radius)
+        ),
+        "industry_alignment": _per_pair(x, y, _industry_alignment),
+        "activity_compatibility": act_y * (1.0 - 0.5 * np.abs(act_x - act_y)),
+    }
+    return np.column_stack([columns[f] for f in FACTORS])
+
+
+def _rows(
+    x: _Side,
+    y: _Side,
+    sims: np.ndarray,
+    now_s: np.ndarray,
+    sx: np.ndarray,
+    sy: np.ndarray,
+    km: float,
+) -> np.ndarray:
+    """PAIR_FEATURES for x -> y: x decides (the "a" of the names), y is decided on."""
+    cols: dict[str, np.ndarray] = {"similarity": sims}
+    shared = _per_pair(x, y, lambda p, q: len(p.interests & q.interests))
+    union = _per_pair(x, y, lambda p, q: len(p.interests | q.interests))
+    cols["interest_jaccard"] = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
+    cols["shared_interests"] = shared
+    cols["wanted_interests_b_has"] = _per_pair(
+        x, y, lambda p, q: len(p.prefs.interests & q.interests)
+    )
+    cols["wanted_interests_a_has"] = _per_pair(
+        x, y, lambda p, q: len(q.prefs.interests & p.interests)
+    )
+    cols["goal_overlap"] = _per_pair(
+        x, y, lambda p, q: len(p.networking_goals & q.networking_goals)
+    )
+    cols["wanted_goals_b_has"] = _per_pair(
+        x, y, lambda p, q: len(p.prefs.networking_goals & q.networking_goals)
+    )
+    cols["language_overlap"] = _per_pair(x, y, lambda p, q: len(p.languages & q.languages))
+    dist = _haversine(x, y)
+    missing = np.isnan(dist)
+    cols["distance_km"] = np.where(missing, 0.0, dist)
+    cols["distance_missing"] = missing
+    lo, hi, age = x.age_min, x.age_max, y.age
+    within = (np.isnan(lo) | (age >= lo)) & (np.isnan(hi) | (age <= hi)) & ~np.isnan(age)
+    cols["b_in_age_range"] = (np.isnan(lo) & np.isnan(hi)) | within
+    cols["b_in_distance"] = np.isnan(x.radius) | np.isnan(x.lat) | (dist <= x.radius)
+    cols["b_in_industries"] = _per_pair(
+        x, y, lambda p, q: not p.prefs.industries or q.industry in p.prefs.industries
+    )
+    cols["b_in_job_levels"] = _per_pair(
+        x, y, lambda p, q: not p.prefs.job_levels or q.job_level in p.prefs.job_levels
+    )
+    for name, xv, yv in (("age", x.age, y.age), ("job_level", x.level, y.level)):
+        unknown = np.isnan(xv) | np.isnan(yv)
+        cols[f"{name}_gap"] = np.where(unknown, 0.0, yv - xv)
+        cols[f"{name}_missing"] = unknown
+    cols["same_industry"] = _per_pair(
+        x, y, lambda p, q: p.industry is not None and p.industry == q.industry
+    )
+    cols["company_size_match"] = _per_pair(x, y, _size_match)
+    act_x, act_y = _activity(x.last_s, now_s), _activity(y.last_s, now_s)
+    cols["activity_a"], cols["activity_b"] = act_x, act_y
+    for prefix, values, w in (
+        ("ab", _factors(x, y, sims, dist, (act_x, act_y), km), x.weights),
+        ("ba", _factors(y, x, sims, dist, (act_y, act_x), km), y.weights),
+    ):
+        cols.update({f"{prefix}_{f}": values[:, j] for j, f in enumerate(FACTORS)})
+        cols[f"{prefix}_score"] = np.clip((values * w).sum(axis=1), 0.0, 1.0)
+    stats = (sx[:, 0], sx[:, 1], sy[:, 0], sy[:, 1], sx[:, 2], sx[:, 3], sy[:, 2], sy[:, 3])
+    cols.update(zip(_STATS, stats, strict=True))
+    return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in PAIR_FEATURES])

