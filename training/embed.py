@@ -81,7 +81,7 @@ RETURNING f.user_id
 
 
 class EmbedConfig(BaseModel):
-    """configs/embed.yaml."""
+    """training/configs/embed.yaml."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -115,7 +115,7 @@ def parse_config(config: Mapping[str, Any]) -> EmbedConfig:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}" for e in exc.errors()
         )
-        raise JobError(f"configs/embed.yaml: {problems}") from exc
+        raise JobError(f"embed config: {problems}") from exc
 
 
 def select_changed(batch: pa.Table, model_version: str, force: bool) -> pa.Table:

@@ -39,7 +39,7 @@ LIVE = "live"  # config `baseline: live`: the registry's live model, when there 
 
 @dataclass(frozen=True, slots=True)
 class EvalConfig:
-    """configs/evaluate.yaml; unknown keys are an error."""
+    """training/configs/evaluate.yaml; unknown keys are an error."""
 
     model: str | None = None  # artifact folder; None: the newest model
     baseline: str | None = LIVE  # "live", a model folder, or None: scored on the same window

@@ -2,8 +2,10 @@
 
 Every job is `training.<module>.run(settings, config) -> summary` and runs the same way on a
 laptop (a local Ray started here) and on a cluster (`RAY_ADDRESS`, or inside a KubeRay
-RayJob, where Ray sets it). Configs are YAML files in `configs/` (`configs/<job>.yaml`);
-`--config FILE` replaces one, `--set key=value` overrides single keys.
+RayJob, where Ray sets it). Configs are YAML files shipped inside this package
+(`training/configs/<job>.yaml`, package data, so the wheel and the image carry them);
+`MATCHING_CONFIG_DIR` points at another folder of them, `--config FILE` replaces one and
+`--set key=value` overrides single keys.
 
 A job that fails raises `JobError` (or any exception): the CLI prints the message and exits
 non-zero. Each job logs what it read and wrote; Ray Data shows its own progress bars.
@@ -17,6 +19,8 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +40,21 @@ JOBS: dict[str, str] = {
 }
 # `matching jobs all`: in this order, each one's outputs are the next one's inputs
 PIPELINE: tuple[str, ...] = ("features", "embed", "build-index", "train", "evaluate")
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+# Package data beside this module: the installed wheel has them, not only a source checkout.
+CONFIG_PACKAGE, CONFIG_FOLDER = "training", "configs"
 
 
 class JobError(RuntimeError):
     """A job cannot do its work; the message says why and what to do."""
 
 
-def config_path(job: str) -> Path:
-    folder = Path(os.environ.get("MATCHING_CONFIG_DIR", CONFIG_DIR))
-    return folder / f"{job.replace('-', '_')}.yaml"
+def config_path(job: str) -> Traversable:
+    """The job's config file: in `MATCHING_CONFIG_DIR` when set, else the packaged one."""
+    name = f"{job.replace('-', '_')}.yaml"
+    folder = os.environ.get("MATCHING_CONFIG_DIR")
+    if folder:
+        return Path(folder) / name
+    return resources.files(CONFIG_PACKAGE).joinpath(CONFIG_FOLDER, name)
 
 
 def _coerce(text: str) -> Any:
@@ -56,7 +65,7 @@ def _coerce(text: str) -> Any:
 
 
 def load_config(
-    job: str, path: Path | None = None, overrides: Sequence[str] = ()
+    job: str, path: Traversable | None = None, overrides: Sequence[str] = ()
 ) -> dict[str, Any]:
     """The job's YAML config (a mapping), with `key=value` overrides applied."""
     if job not in JOBS:

@@ -44,7 +44,7 @@ class InsufficientHistory(JobError):  # a RuntimeError
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
-    """configs/train.yaml; unknown keys are an error."""
+    """training/configs/train.yaml; unknown keys are an error."""
 
     test_days: float = 7.0
     min_swipes: int = 1000  # in the training window

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from matching.core.domain.features import FEATURE_NAMES
 from matching.core.ml.registry import Registry
@@ -142,3 +143,22 @@ def test_a_failing_job_exits_non_zero_with_the_reason(settings: Settings) -> Non
     )
     assert result.returncode == 1
     assert "matching jobs features: failed" in result.stderr and "shardz" in result.stderr
+
+
+def test_configs_are_packaged_unless_a_folder_or_a_file_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MATCHING_CONFIG_DIR", raising=False)
+    packaged = Path(jobs.__file__).parent / "configs" / "build_index.yaml"
+    assert jobs.load_config("build-index") == yaml.safe_load(packaged.read_text())
+
+    (tmp_path / "build_index.yaml").write_text("recall_queries: 5\nmin_recall: 0.5\n")
+    monkeypatch.setenv("MATCHING_CONFIG_DIR", str(tmp_path))
+    assert jobs.load_config("build-index") == {"recall_queries": 5, "min_recall": 0.5}
+    with pytest.raises(jobs.JobError, match=r"no config file for job 'train' at .*train.yaml"):
+        jobs.load_config("train")
+
+    own = tmp_path / "mine.yaml"  # --config FILE wins over the folder; --set over both
+    own.write_text("recall_queries: 7\nmin_recall: 0.8\n")
+    loaded = jobs.load_config("build-index", own, ["min_recall=0.95"])
+    assert loaded == {"recall_queries": 7, "min_recall": 0.95}
