@@ -18,12 +18,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
-from typing import Any, Generic, TypeVar, get_args
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from matching.core.domain.profile import (
+    COMPANY_SIZES,
     FACTORS,
+    JOB_LEVELS,
     AlgorithmWeights,
     CompanySize,
     Gender,
@@ -84,8 +86,6 @@ M = TypeVar("M", bound=BaseModel)
 DEFAULT_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 INDUSTRIES: tuple[str, ...] = tuple(i.name for i in INDUSTRY_TABLE)
 COMPANIES: dict[str, tuple[Company, ...]] = {i.name: i.companies for i in INDUSTRY_TABLE}
-JOB_LEVELS: tuple[JobLevel, ...] = get_args(JobLevel)
-COMPANY_SIZES: tuple[CompanySize, ...] = get_args(CompanySize)
 
 # Rates of missing profile fields.
 P_NO_BIO, P_NO_LOCATION, P_NO_AGE, P_NO_COMPANY = 0.10, 0.05, 0.08, 0.15

@@ -7,12 +7,12 @@ import random
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
+from typing import Any
 
 import numpy as np
 
 from matching.core.domain.person import Person, PreferenceView
-from matching.core.domain.profile import FACTORS, CompanySize, JobLevel
+from matching.core.domain.profile import COMPANY_SIZES, FACTORS, JOB_LEVELS
 from matching.core.storage.profiles import IndexedPerson
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
@@ -48,8 +48,6 @@ INTERESTS = (
     "photography",
     "golf",
 )
-JOB_LEVELS: tuple[str, ...] = get_args(JobLevel)
-COMPANY_SIZES: tuple[str, ...] = get_args(CompanySize)
 
 
 def uid(n: int) -> uuid.UUID:

@@ -4,21 +4,24 @@ and the smoothed prior for people without history."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import timedelta
 from uuid import uuid4
 
 import numpy as np
 import pytest
 from factories import NOW, make_person, make_prefs
+from pair_reference import pair_features
 
+from matching.core.domain.filters import within_age, within_age_array
+from matching.core.domain.geo import haversine_km, haversine_km_array
 from matching.core.domain.person import Person
-from matching.core.domain.scoring import directed_score
+from matching.core.domain.scoring import activity_decay, activity_decay_array, directed_score
 from matching.core.ml.pairs import (
     PAIR_FEATURES,
     FeatureParams,
     StatsTable,
     UserStats,
-    pair_features,
     pair_matrices,
     pair_matrix,
 )
@@ -170,3 +173,53 @@ def test_one_time_and_per_row_stats_give_the_same_rows(population: list[Person])
 def test_no_candidates_gives_an_empty_matrix() -> None:
     out = pair_matrix(make_person(), [], [], NOBODY, [], NOW)
     assert out.shape == (0, len(PAIR_FEATURES))
+
+
+def test_vectorised_domain_rules_equal_the_scalar_ones(population: list[Person]) -> None:
+    """The array forms in matching.core.domain that pair rows use, against the scalar rules."""
+    rng = random.Random(5)
+    ages = (None, 15, 25, 30, 40, 41, 80)
+    bounds = (None, 20, 25, 30, 40)
+    for lo in bounds:
+        for hi in bounds:
+            a = make_person(prefs=make_prefs(age_min=lo, age_max=hi))
+            people = [make_person(age=age) for age in ages]
+            nan = float("nan")
+            got = within_age_array(
+                np.full(len(ages), nan if lo is None else lo),
+                np.full(len(ages), nan if hi is None else hi),
+                np.array([nan if age is None else age for age in ages], dtype=np.float64),
+            )
+            assert got.tolist() == [within_age(a, b) for b in people], (lo, hi)
+    located = [p for p in population if p.has_location]
+    pairs = [(rng.choice(located), rng.choice(located)) for _ in range(200)]
+    lat1, lon1, lat2, lon2 = (
+        np.array([getattr(p[i], f) for p in pairs], dtype=np.float64)
+        for i, f in ((0, "latitude"), (0, "longitude"), (1, "latitude"), (1, "longitude"))
+    )
+    expected = [haversine_km(*p) for p in zip(lat1, lon1, lat2, lon2, strict=True)]
+    np.testing.assert_allclose(haversine_km_array(lat1, lon1, lat2, lon2), expected, rtol=1e-12)
+    assert np.isnan(haversine_km_array(np.array([np.nan]), lon1[:1], lat2[:1], lon2[:1]))[0]
+    days = np.array([-3.0, 0.0, 0.5, 14.0, 100.0, 1e4])
+    np.testing.assert_allclose(
+        activity_decay_array(days), [activity_decay(d) for d in days], rtol=1e-15
+    )
+
+
+def test_rows_take_one_requester_state_per_candidate(population: list[Person]) -> None:
+    """Training passes the requester as of each swipe: per-row requesters give each row
+    exactly what one requester at a time gives."""
+    a, cands = population[0], population[1:11]
+    states = [replace(a, last_active_at=NOW - timedelta(days=i)) for i in range(10)]
+    sims = np.linspace(0, 1, 10)
+    stats = [UserStats(1, 3, 2, 5)] * 10
+    rows = pair_matrices(states, cands, sims, stats, stats, NOW, PARAMS)
+    for i, state in enumerate(states):
+        one = pair_matrices(
+            state, cands[i : i + 1], sims[i : i + 1], stats[i], stats[i : i + 1], NOW, PARAMS
+        )
+        np.testing.assert_array_equal(rows[0][i], one[0][0])
+        np.testing.assert_array_equal(rows[1][i], one[1][0])
+    assert len(set(rows[0][:, PAIR_FEATURES.index("activity_a")].tolist())) == 10
+    with pytest.raises(ValueError, match="2 requesters for 10 candidates"):
+        pair_matrix(states[:2], cands, sims, stats, stats, NOW, PARAMS)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Mapping
 from datetime import datetime
 from types import SimpleNamespace
-from typing import Any, get_args
+from typing import Any
 
-from matching.core.domain.profile import CompanySize, JobLevel, ProfileFields
-from matching.core.domain.scoring import ACTIVITY_HALF_LIFE_DAYS
+from matching.core.domain.profile import COMPANY_SIZES, JOB_LEVELS, ProfileFields
+from matching.core.domain.scoring import activity_decay
 
 # Fields a complete profile has, with how much each counts.
 _COMPLETENESS = {
@@ -43,8 +42,6 @@ def profile_completeness(profile: ProfileFields) -> float:
 # job alike, from one row of `matching.core.storage.features.INPUTS_SQL`. Personal data a model
 # does not need never enters: no name, and the company only as a hash bucket.
 
-JOB_LEVELS: tuple[str, ...] = get_args(JobLevel)  # the CHECK order in 0001_profiles.sql
-COMPANY_SIZES: tuple[str, ...] = get_args(CompanySize)
 HASH_BUCKETS = 1 << 20
 
 FEATURE_NAMES: tuple[str, ...] = (
@@ -112,7 +109,7 @@ def user_features(row: Mapping[str, Any], now: datetime) -> dict[str, float]:
         "longitude": float(row["longitude"]) if has_location else 0.0,
         "days_since_signup": _days(row.get("created_at"), now),
         "days_since_active": days_active,
-        "activity_score": round(math.pow(0.5, days_active / ACTIVITY_HALF_LIFE_DAYS), 4),
+        "activity_score": round(activity_decay(days_active), 4),
         "events_attended": float(row.get("events_attended") or 0),
         "connection_count": float(row.get("connections") or 0),
         "swipes_given": float(row.get("swipes_given") or 0),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from matching.core.domain.geo import haversine_km
 from matching.core.domain.person import Person
 
@@ -42,13 +44,23 @@ def person_distance_km(a: Person, b: Person) -> float | None:
     return distance_between(a.latitude, a.longitude, b)
 
 
-def _within_age(a: Person, b: Person) -> bool:
+def within_age(a: Person, b: Person) -> bool:
+    """Is b's age within a's preferred range (no range: yes; unknown age: no)?"""
     lo, hi = a.prefs.age_min, a.prefs.age_max
     if lo is None and hi is None:
         return True
     if b.age is None:
         return False  # an explicit age preference is not met by an unknown age
     return (lo is None or b.age >= lo) and (hi is None or b.age <= hi)
+
+
+def within_age_array(age_min: np.ndarray, age_max: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """within_age element-wise, with NaN for None (a unit test pins the two together)."""
+    no_range = np.isnan(age_min) & np.isnan(age_max)
+    above = np.isnan(age_min) | (age >= age_min)
+    below = np.isnan(age_max) | (age <= age_max)
+    out: np.ndarray = no_range | (above & below & ~np.isnan(age))
+    return out
 
 
 def _within_distance(a: Person, b: Person) -> bool:
@@ -75,7 +87,7 @@ def accepts(a: Person, b: Person) -> bool:
         return False
     if p.exclude_competitors and is_competitor(a, b):
         return False
-    return _within_age(a, b) and _within_distance(a, b)
+    return within_age(a, b) and _within_distance(a, b)
 
 
 def is_competitor(a: Person, b: Person) -> bool:

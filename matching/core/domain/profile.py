@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
 from pydantic import (
@@ -33,6 +33,8 @@ JobLevel = Literal[
     "intern", "entry", "mid", "senior", "lead", "manager", "director", "vp", "executive", "founder"
 ]
 CompanySize = Literal["1-10", "11-50", "51-200", "201-1000", "1001-5000", "5001+"]
+JOB_LEVELS: tuple[JobLevel, ...] = get_args(JobLevel)  # the CHECK order in 0001_profiles.sql
+COMPANY_SIZES: tuple[CompanySize, ...] = get_args(CompanySize)  # smallest first
 Gender = Literal["female", "male", "non_binary", "other", "prefer_not_to_say"]
 
 MAX_TAGS = 50

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+import numpy as np
+
 from matching.core.domain.filters import person_distance_km
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
@@ -38,10 +40,27 @@ def effective_weights(defaults: Mapping[str, float], person: Person) -> dict[str
     return {f: weights[f] / total for f in FACTORS}
 
 
+def activity_decay(days: float) -> float:
+    """1.0 after no silence, halving every ACTIVITY_HALF_LIFE_DAYS (negative days count 0)."""
+    return math.pow(0.5, max(0.0, days) / ACTIVITY_HALF_LIFE_DAYS)
+
+
+def activity_decay_array(days: np.ndarray) -> np.ndarray:
+    """activity_decay element-wise (a unit test pins the two together)."""
+    out: np.ndarray = np.power(0.5, np.maximum(0.0, days) / ACTIVITY_HALF_LIFE_DAYS)
+    return out
+
+
 def activity_level(person: Person, now: datetime) -> float:
     """1.0 when active now, halving every ACTIVITY_HALF_LIFE_DAYS of silence."""
-    days = max(0.0, (now - person.last_active_at).total_seconds() / 86_400)
-    return math.pow(0.5, days / ACTIVITY_HALF_LIFE_DAYS)
+    return activity_decay((now - person.last_active_at).total_seconds() / 86_400)
+
+
+def industry_aligned(a: Person, b: Person) -> bool:
+    """b is in one of a's preferred industries, or (with none preferred) in a's own."""
+    if a.prefs.industries:
+        return b.industry in a.prefs.industries
+    return a.industry is not None and a.industry == b.industry
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
@@ -60,16 +79,12 @@ def factors(
     wanted = a.interests | a.prefs.interests
     distance = person_distance_km(a, b)
     radius = a.prefs.distance_km or default_distance_km
-    if a.prefs.industries:
-        industry = 1.0 if b.industry in a.prefs.industries else 0.0
-    else:
-        industry = 1.0 if a.industry is not None and a.industry == b.industry else 0.0
     act_a, act_b = activity_level(a, now), activity_level(b, now)
     return {
         "profile_similarity": min(1.0, max(0.0, similarity)),
         "interest_overlap": jaccard(wanted, b.interests),
         "location_proximity": 0.0 if distance is None else max(0.0, 1.0 - distance / radius),
-        "industry_alignment": industry,
+        "industry_alignment": 1.0 if industry_aligned(a, b) else 0.0,
         "activity_compatibility": act_b * (1.0 - 0.5 * abs(act_a - act_b)),
     }
 

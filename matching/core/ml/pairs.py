@@ -1,9 +1,10 @@
 """Pair features for one direction, a -> b ("will a like b?"), from both people, their
 embedding similarity, preferences and swipe statistics. Pure functions, no I/O.
 
-`pair_features` is the reference, one pair at a time on top of matching.core.domain.scoring;
-`pair_matrix` computes the same rows with numpy for many candidates of one person, and is
-what both training and serving call (a unit test pins the two together).
+`pair_matrix` computes the rows with numpy for many candidates of one person (or one
+requester state per row, as training passes people as of each swipe), on top of the rules
+in matching.core.domain (age range, distance, industry, activity); both training and serving
+call it. A one-pair reference in the unit tests pins it to matching.core.domain.scoring.
 """
 
 from __future__ import annotations
@@ -12,26 +13,24 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, get_args
+from typing import Any
 from uuid import UUID
 
 import numpy as np
 
-from matching.core.domain.filters import person_distance_km
-from matching.core.domain.geo import EARTH_RADIUS_KM
+from matching.core.domain.filters import within_age_array
+from matching.core.domain.geo import haversine_km_array
 from matching.core.domain.person import Person
-from matching.core.domain.profile import FACTORS, JobLevel
+from matching.core.domain.profile import FACTORS, JOB_LEVELS
 from matching.core.domain.scoring import (
-    ACTIVITY_HALF_LIFE_DAYS,
-    activity_level,
-    directed_score,
+    activity_decay_array,
     effective_weights,
+    industry_aligned,
     jaccard,
 )
 from matching.core.settings import MatchingSettings
 
-JOB_LEVELS: tuple[str, ...] = get_args(JobLevel)  # the CHECK order in 0001_profiles.sql
-_LEVEL = {level: float(i) for i, level in enumerate(JOB_LEVELS)}
+_LEVEL: dict[str, float] = {level: float(i) for i, level in enumerate(JOB_LEVELS)}
 
 _CONTENT = (
     "similarity",
@@ -156,21 +155,8 @@ class FeatureParams:
         return {"weights": dict(self.weights), "default_km": self.default_distance_km}
 
 
-def _gap(x: float | None, y: float | None) -> float:
-    return 0.0 if x is None or y is None else y - x
-
-
 def _level(person: Person) -> float | None:
     return None if person.job_level is None else _LEVEL.get(person.job_level)
-
-
-def _in_age_range(a: Person, b: Person) -> bool:
-    lo, hi = a.prefs.age_min, a.prefs.age_max
-    if lo is None and hi is None:
-        return True
-    if b.age is None:
-        return False
-    return (lo is None or b.age >= lo) and (hi is None or b.age <= hi)
 
 
 def _size_match(a: Person, b: Person) -> bool:
@@ -179,60 +165,8 @@ def _size_match(a: Person, b: Person) -> bool:
     return a.company_size is not None and a.company_size == b.company_size
 
 
-def pair_features(
-    a: Person,
-    b: Person,
-    similarity: float,
-    stats_a: UserStats,
-    stats_b: UserStats,
-    now: datetime,
-    params: FeatureParams | None = None,
-) -> np.ndarray:
-    """One row of PAIR_FEATURES for the direction a -> b (the reference implementation)."""
-    p = params or FeatureParams.from_settings()
-    weights, km = dict(p.weights), p.default_distance_km
-    distance = person_distance_km(a, b)
-    radius = a.prefs.distance_km
-    ab = directed_score(a, b, similarity, now, weights, km)
-    ba = directed_score(b, a, similarity, now, weights, km)
-    values: dict[str, float] = {
-        "similarity": similarity,
-        "interest_jaccard": jaccard(a.interests, b.interests),
-        "shared_interests": len(a.interests & b.interests),
-        "wanted_interests_b_has": len(a.prefs.interests & b.interests),
-        "wanted_interests_a_has": len(b.prefs.interests & a.interests),
-        "goal_overlap": len(a.networking_goals & b.networking_goals),
-        "wanted_goals_b_has": len(a.prefs.networking_goals & b.networking_goals),
-        "language_overlap": len(a.languages & b.languages),
-        "distance_km": distance or 0.0,
-        "distance_missing": distance is None,
-        "b_in_age_range": _in_age_range(a, b),
-        "b_in_distance": radius is None
-        or not a.has_location
-        or (distance is not None and distance <= radius),
-        "b_in_industries": not a.prefs.industries or b.industry in a.prefs.industries,
-        "b_in_job_levels": not a.prefs.job_levels or b.job_level in a.prefs.job_levels,
-        "age_gap": _gap(a.age, b.age),
-        "age_missing": a.age is None or b.age is None,
-        "same_industry": a.industry is not None and a.industry == b.industry,
-        "job_level_gap": _gap(_level(a), _level(b)),
-        "job_level_missing": _level(a) is None or _level(b) is None,
-        "company_size_match": _size_match(a, b),
-        "activity_a": activity_level(a, now),
-        "activity_b": activity_level(b, now),
-    }
-    for prefix, d in (("ab", ab), ("ba", ba)):
-        values.update({f"{prefix}_{f}": v for f, v in d.factors.items()})
-        values[f"{prefix}_score"] = d.score
-    values.update(zip(_STATS[0:2], stats_a.row()[0:2], strict=True))
-    values.update(zip(_STATS[2:4], stats_b.row()[0:2], strict=True))
-    values.update(zip(_STATS[4:6], stats_a.row()[2:4], strict=True))
-    values.update(zip(_STATS[6:8], stats_b.row()[2:4], strict=True))
-    return np.array([float(values[f]) for f in PAIR_FEATURES])
-
-
 def pair_matrix(
-    a: Person,
+    a: Person | Sequence[Person],
     candidates: Sequence[Person],
     similarities: Sequence[float] | np.ndarray,
     stats_a: UserStats | Sequence[UserStats],
@@ -244,8 +178,8 @@ def pair_matrix(
 ) -> np.ndarray:
     """Rows of PAIR_FEATURES, one per candidate b, for a -> b (b -> a with `reverse`).
 
-    `stats_a` and `now` may be one value or one per candidate (training passes per-swipe
-    times and leave-one-out stats)."""
+    `a`, `stats_a` and `now` may be one value or one per candidate (training passes each
+    swipe's time and both people and stats as they were then)."""
     me, them, args = _prepare(a, candidates, similarities, stats_a, stats_b, now, params)
     sims, now_s, s_me, s_them, km = args
     if reverse:
@@ -254,7 +188,7 @@ def pair_matrix(
 
 
 def pair_matrices(
-    a: Person,
+    a: Person | Sequence[Person],
     candidates: Sequence[Person],
     similarities: Sequence[float] | np.ndarray,
     stats_a: UserStats | Sequence[UserStats],
@@ -272,7 +206,7 @@ def pair_matrices(
 
 
 def _prepare(
-    a: Person,
+    a: Person | Sequence[Person],
     candidates: Sequence[Person],
     similarities: Sequence[float] | np.ndarray,
     stats_a: UserStats | Sequence[UserStats],
@@ -281,6 +215,8 @@ def _prepare(
     params: FeatureParams | None,
 ) -> tuple[_Side, _Side, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]]:
     n = len(candidates)
+    if not isinstance(a, Person) and len(a) != n:
+        raise ValueError(f"{len(a)} requesters for {n} candidates")
     p = params or FeatureParams.from_settings()
     sims = np.asarray(similarities, dtype=np.float64).reshape(n)
     times = [now] * n if isinstance(now, datetime) else list(now)
@@ -288,7 +224,8 @@ def _prepare(
     own = [stats_a] * n if isinstance(stats_a, UserStats) else list(stats_a)
     s_me = np.array([s.row() for s in own], dtype=np.float64).reshape(n, 4)
     s_them = np.array([s.row() for s in stats_b], dtype=np.float64).reshape(n, 4)
-    me, them = _Side([a], p).repeat(n), _Side(candidates, p)
+    me = _Side([a], p).repeat(n) if isinstance(a, Person) else _Side(a, p)
+    them = _Side(candidates, p)
     return me, them, (sims, now_s, s_me, s_them, p.default_distance_km)
 
 
@@ -329,27 +266,6 @@ def _per_pair(x: _Side, y: _Side, fn: Callable[[Person, Person], float]) -> np.n
     return np.fromiter((fn(p, q) for p, q in pairs), dtype=np.float64, count=len(x.people))
 
 
-def _haversine(x: _Side, y: _Side) -> np.ndarray:
-    """Distance in km, NaN where either location is unknown (geo.haversine_km's formula)."""
-    p1, p2 = np.radians(x.lat), np.radians(y.lat)
-    dp, dl = p2 - p1, np.radians(y.lon - x.lon)
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    out: np.ndarray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
-    return out
-
-
-def _activity(last_s: np.ndarray, now_s: np.ndarray) -> np.ndarray:
-    days = np.maximum(0.0, (now_s - last_s) / 86_400)
-    out: np.ndarray = np.power(0.5, days / ACTIVITY_HALF_LIFE_DAYS)
-    return out
-
-
-def _industry_alignment(p: Person, q: Person) -> bool:
-    if p.prefs.industries:
-        return q.industry in p.prefs.industries
-    return p.industry is not None and p.industry == q.industry
-
-
 def _factors(
     x: _Side, y: _Side, sims: np.ndarray, dist: np.ndarray, acts: tuple[np.ndarray, ...], km: float
 ) -> np.ndarray:
@@ -364,7 +280,7 @@ def _factors(
         "location_proximity": np.where(
             np.isnan(dist), 0.0, np.maximum(0.0, 1.0 - np.nan_to_num(dist) / radius)
         ),
-        "industry_alignment": _per_pair(x, y, _industry_alignment),
+        "industry_alignment": _per_pair(x, y, industry_aligned),
         "activity_compatibility": act_y * (1.0 - 0.5 * np.abs(act_x - act_y)),
     }
     return np.column_stack([columns[f] for f in FACTORS])
@@ -398,13 +314,11 @@ def _rows(
         x, y, lambda p, q: len(p.prefs.networking_goals & q.networking_goals)
     )
     cols["language_overlap"] = _per_pair(x, y, lambda p, q: len(p.languages & q.languages))
-    dist = _haversine(x, y)
+    dist = haversine_km_array(x.lat, x.lon, y.lat, y.lon)
     missing = np.isnan(dist)
     cols["distance_km"] = np.where(missing, 0.0, dist)
     cols["distance_missing"] = missing
-    lo, hi, age = x.age_min, x.age_max, y.age
-    within = (np.isnan(lo) | (age >= lo)) & (np.isnan(hi) | (age <= hi)) & ~np.isnan(age)
-    cols["b_in_age_range"] = (np.isnan(lo) & np.isnan(hi)) | within
+    cols["b_in_age_range"] = within_age_array(x.age_min, x.age_max, y.age)
     cols["b_in_distance"] = np.isnan(x.radius) | np.isnan(x.lat) | (dist <= x.radius)
     cols["b_in_industries"] = _per_pair(
         x, y, lambda p, q: not p.prefs.industries or q.industry in p.prefs.industries
@@ -420,7 +334,8 @@ def _rows(
         x, y, lambda p, q: p.industry is not None and p.industry == q.industry
     )
     cols["company_size_match"] = _per_pair(x, y, _size_match)
-    act_x, act_y = _activity(x.last_s, now_s), _activity(y.last_s, now_s)
+    act_x = activity_decay_array((now_s - x.last_s) / 86_400)
+    act_y = activity_decay_array((now_s - y.last_s) / 86_400)
     cols["activity_a"], cols["activity_b"] = act_x, act_y
     for prefix, values, w in (
         ("ab", _factors(x, y, sims, dist, (act_x, act_y), km), x.weights),
