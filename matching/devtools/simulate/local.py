@@ -65,7 +65,7 @@ _MATCH_IDS = uuid.UUID("0c7d0a52-2b0e-4c55-9d1c-5a1f3e0e7c11")  # uuid5 namespac
 
 class LocalBackend:
     """Retriever and Reranker as plain objects; exclusions kept here by the rule of
-    `storage.swipes.excluded_ids`, evaluated in simulated time."""
+    `matching.discovery.storage.swipes.excluded_ids`, evaluated in simulated time."""
 
     def __init__(
         self,
