@@ -63,20 +63,22 @@ async def _floor(settings: Settings, ids: list[str], n: int) -> dict[str, Any]:
     from deployments.embedder import Embedder
     from deployments.reranker import Reranker
     from deployments.retriever import Retriever
+    from matching.core.api.resources import Resources
     from matching.core.retrieval.recall import recall_at_k
     from matching.core.stages import LocalStage
-    from serve_app.schemas import SearchRequest
-    from serve_app.service import MatchingService
+    from matching.discovery.schemas import SearchRequest
+    from matching.discovery.service import DiscoveryService
 
     retriever = Retriever(settings)
     await retriever.start()
-    service = MatchingService(
+    resources = Resources(
         settings,
         LocalStage(Embedder(settings.model)),
         LocalStage(retriever),
         LocalStage(Reranker(settings)),
     )
-    await service.start()
+    await resources.start()
+    service = DiscoveryService(resources)
     out: dict[str, Any] = {"index": retriever.info()}
     try:
         for kind in ("discover", "search"):
@@ -101,7 +103,7 @@ async def _floor(settings: Settings, ids: list[str], n: int) -> dict[str, Any]:
         queries = np.stack([cindex.index.vector(int(r)) for r in sample])
         out["recall"] = {keep: recall_at_k(cindex.index, queries, 10, keep, live) for keep in KEEPS}
     finally:
-        await service.close()
+        await resources.close()
         await retriever.close()
     return out
 

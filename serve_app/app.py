@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from ray import serve
 from ray.serve import Application
 
@@ -12,6 +12,7 @@ from deployments.embedder import BatchingEmbedder
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
 from serve_app.ingress import PipelineIngress, SingleIngress
+from serve_app.services import ModeName
 
 
 class AppArgs(BaseModel):
@@ -22,6 +23,8 @@ class AppArgs(BaseModel):
     # pipeline: Ingress -> Embedder / Retriever / Reranker deployments, each scaled alone.
     # single: every stage inside the ingress replica (one hop; small machines).
     composition: Literal["pipeline", "single"] = "pipeline"
+    # The matching modes this application serves (each mounts its own routes).
+    modes: list[ModeName] = Field(default_factory=lambda: list(get_args(ModeName)), min_length=1)
 
 
 class RetrieverReplica(Retriever):
@@ -39,9 +42,12 @@ def build_app(args: AppArgs | dict[str, Any]) -> Application:
     """Replica counts, resources and user_config live in serve_config.yaml, not here."""
     args = args if isinstance(args, AppArgs) else AppArgs.model_validate(args)
     if args.composition == "single":
-        return serve.deployment(name="Ingress")(serve.ingress()(SingleIngress)).bind()
+        return serve.deployment(name="Ingress")(serve.ingress()(SingleIngress)).bind(
+            modes=args.modes
+        )
     return serve.deployment(name="Ingress")(serve.ingress()(PipelineIngress)).bind(
         serve.deployment(name="Embedder")(BatchingEmbedder).bind(),
         serve.deployment(name="Retriever")(RetrieverReplica).bind(),
         serve.deployment(name="Reranker")(Reranker).bind(),
+        modes=args.modes,
     )

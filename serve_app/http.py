@@ -1,4 +1,4 @@
-"""The FastAPI application, built around a MatchingService (inside a replica or a test)."""
+"""The FastAPI application around one replica's services (inside a replica or a test)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matching import __version__
-from serve_app import errors
-from serve_app.interactions import InteractionService
-from serve_app.routes import (
-    admin,
-    analytics,
-    blocks,
-    discover,
-    health,
-    matches,
-    profiles,
-    search,
-    swipes,
-)
-from serve_app.service import MatchingService
+from matching.core.api import errors
+from matching.core.api.routes import admin, health, profiles
+from serve_app.services import Services
 
 
 class BodyLimit:
@@ -76,22 +65,27 @@ class _TooLarge(Exception):
     pass
 
 
-def create_http_app(service: MatchingService) -> FastAPI:
+def create_http_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="Matching service",
         version=__version__,
-        description="Who should meet whom, and why: discovery and prompt search.",
+        description="Who should meet whom, and why: "
+        + ", ".join(mode.name for mode in services.modes)
+        + ".",
     )
-    app.state.service = service
-    app.state.interactions = InteractionService(service)
-    routers = (profiles, discover, search, swipes, matches, blocks, analytics, admin, health)
-    for module in routers:
+    app.state.resources = services.resources
+    app.state.profiles = services.profiles
+    app.state.health = services.health
+    for module in (profiles, admin, health):
         app.include_router(module.router)
+    for mode in services.modes:
+        mode.mount(app)
     errors.install(app)
-    origins = service.settings.serving.cors_origin_list
+    settings = services.resources.settings
+    origins = settings.serving.cors_origin_list
     if origins:
         app.add_middleware(
             CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"]
         )
-    app.add_middleware(BodyLimit, limit=service.settings.serving.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=settings.serving.max_body_bytes)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,27 +13,40 @@ from ray.serve.handle import DeploymentHandle
 from deployments.embedder import BatchingEmbedder
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
+from matching.core.api.resources import Resources
 from matching.core.settings import Settings
-from matching.core.stages import LocalStage
+from matching.core.stages import LocalStage, Stage
 from serve_app.http import create_http_app
-from serve_app.service import MatchingService
+from serve_app.services import ModeName, Services, build_services
 from serve_app.workers import BackgroundWork
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.getLogger("matching").setLevel(settings.serving.log_level)
-    logging.getLogger("serve_app").setLevel(settings.serving.log_level)
-    logging.getLogger("deployments").setLevel(settings.serving.log_level)
+    for name in ("matching", "serve_app", "deployments"):
+        logging.getLogger(name).setLevel(settings.serving.log_level)
 
 
-async def _start_background(service: MatchingService) -> BackgroundWork:
-    work = BackgroundWork(service)
-    await work.start()
-    service.background_info = work.info
-    return work
+class _Replica:
+    """Resources, services and background work of one ingress replica."""
+
+    async def _start(
+        self, settings: Settings, stages: tuple[Stage, Stage, Stage], modes: Sequence[ModeName]
+    ) -> None:
+        self._resources = Resources(settings, *stages)
+        await self._resources.start()
+        self._services: Services = build_services(self._resources, modes)
+        self._work = BackgroundWork(self._services)
+        await self._work.start()
+
+    def __serve_build_asgi_app__(self) -> FastAPI:
+        return create_http_app(self._services)
+
+    async def _stop(self) -> None:
+        await self._work.stop()
+        await self._resources.close()
 
 
-class PipelineIngress:
+class PipelineIngress(_Replica):
     """Stages in their own deployments, reached through DeploymentHandles."""
 
     async def __init__(  # type: ignore[misc]
@@ -40,41 +54,31 @@ class PipelineIngress:
         embedder: DeploymentHandle,
         retriever: DeploymentHandle,
         reranker: DeploymentHandle,
+        modes: Sequence[ModeName] = ("discovery",),
     ) -> None:
         settings = Settings.from_env()
         _configure_logging(settings)
-        self._service = MatchingService(settings, embedder, retriever, reranker)
-        await self._service.start()
-        self._work = await _start_background(self._service)
-
-    def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_http_app(self._service)
+        await self._start(settings, (embedder, retriever, reranker), modes)
 
     async def __del__(self) -> None:
-        await self._work.stop()
-        await self._service.close()
+        await self._stop()
 
 
-class SingleIngress:
+class SingleIngress(_Replica):
     """All stages inside this replica: one hop, for small machines."""
 
-    async def __init__(self) -> None:  # type: ignore[misc]
+    async def __init__(self, modes: Sequence[ModeName] = ("discovery",)) -> None:  # type: ignore[misc]
         settings = Settings.from_env()
         _configure_logging(settings)
         self._retriever = Retriever(settings)
         await self._retriever.start()
         self._reranker = Reranker(settings)
-        self._service = MatchingService(
-            settings,
+        stages = (
             LocalStage(BatchingEmbedder(settings.model)),
             LocalStage(self._retriever),
             LocalStage(self._reranker),
         )
-        await self._service.start()
-        self._work = await _start_background(self._service)
-
-    def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_http_app(self._service)
+        await self._start(settings, stages, modes)
 
     async def reconfigure(self, config: dict[str, Any]) -> None:
         """user_config for the stages this replica holds (see serve_app.deploy)."""
@@ -85,6 +89,5 @@ class SingleIngress:
         await self._retriever.check_health()
 
     async def __del__(self) -> None:
-        await self._work.stop()
-        await self._service.close()
+        await self._stop()
         await self._retriever.close()

@@ -1,6 +1,7 @@
 """Background work inside each ingress replica: the outbox relay, the event consumer and
-periodic maintenance. Safe with many replicas: one relay leads (advisory lock), consumers
-share partitions (consumer group), maintenance runs where it takes its lock."""
+each mode's periodic maintenance. Safe with many replicas: one relay leads (advisory
+lock), consumers share partitions (consumer group), maintenance runs where it takes its
+lock."""
 
 from __future__ import annotations
 
@@ -8,32 +9,31 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from matching.core.events.relay import OutboxRelay
-from matching.discovery.storage import analytics, matches
-from serve_app.service import MatchingService
+from matching.core.storage.locks import Lock, try_session_lock
+from serve_app.services import Services
 
 log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 60.0
-_MAINTENANCE_LOCK = 0x6D61696E74  # "maint": one replica at a time expires and refreshes
 
 
 class BackgroundWork:
-    """Started and stopped with the service; `info()` feeds /health."""
+    """Started and stopped with the replica; `info()` feeds /health."""
 
-    def __init__(self, service: MatchingService) -> None:
-        self._service = service
+    def __init__(self, services: Services) -> None:
+        self._services = services
         self._relay: OutboxRelay | None = None
         self._consumer: Any = None
         self._maintenance: asyncio.Task[None] | None = None
         self._last_maintenance: dict[str, Any] = {}
 
     async def start(self) -> None:
-        settings = self._service.settings
+        resources = self._services.resources
+        settings = resources.settings
         if settings.kafka.bootstrap_servers:
             from matching.core.events.consumer import EventConsumer
 
@@ -41,17 +41,18 @@ class BackgroundWork:
             await self._relay.start()
             self._consumer = EventConsumer(
                 settings,
-                self._service.pool,
+                resources.pool,
                 self._embed,
-                self._service.model_version,
-                on_profile_changed=self._service.profile_changed,
-                on_user_deleted=self._service.profile_changed,
+                resources.model_version,
+                on_profile_changed=resources.profile_changed,
+                on_user_deleted=resources.profile_changed,
             )
             self._consumer.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="maintenance")
+        self._services.health.background = self.info
 
     async def _embed(self, text: str) -> np.ndarray:
-        vector: np.ndarray = await self._service.embedder.embed.remote(text)
+        vector: np.ndarray = await self._services.resources.embedder.embed.remote(text)
         return vector
 
     async def stop(self) -> None:
@@ -73,17 +74,17 @@ class BackgroundWork:
                 log.warning("maintenance failed; retrying next round", exc_info=True)
 
     async def maintain_once(self) -> dict[str, Any]:
-        """Expire old matches and refresh the stats view, if no other replica is at it."""
-        async with self._service.connection() as conn:
-            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", _MAINTENANCE_LOCK):
+        """Each mode's periodic work, if no other replica is at it."""
+        async with (
+            self._services.resources.connection() as conn,
+            try_session_lock(conn, Lock.MAINTENANCE) as held,
+        ):
+            if not held:
                 return {"skipped": "another replica holds the maintenance lock"}
-            try:
-                topic = self._service.settings.kafka.matching_topic
-                expired = await matches.expire_matches(conn, datetime.now(UTC), topic)
-                await analytics.refresh_stats(conn)
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock($1)", _MAINTENANCE_LOCK)
-        return {"expired": expired, "at": time.time()}
+            done: dict[str, Any] = {
+                mode.name: await mode.maintain() for mode in self._services.modes
+            }
+        return {**done, "at": time.time()}
 
     def info(self) -> dict[str, Any]:
         return {

@@ -17,12 +17,13 @@ import pytest_asyncio
 from deployments.embedder import Embedder
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
+from matching.core.api.resources import Resources
 from matching.core.settings import Settings
 from matching.core.stages import LocalStage
 from matching.core.storage.migrate import migrate_url
 from matching.devtools.services import TansuBroker
 from serve_app.http import create_http_app
-from serve_app.service import MatchingService
+from serve_app.services import Services, build_services
 from tests.support import connect
 
 ADMIN_URL = os.environ.get(
@@ -104,31 +105,32 @@ def broker(tmp_path: Path) -> Iterator[TansuBroker]:
 
 
 class App:
-    """The HTTP app and its service, in-process, over real servers."""
+    """The HTTP app and its services, in-process, over real servers."""
 
-    def __init__(self, service: MatchingService, retriever: Retriever) -> None:
-        self.service, self.retriever = service, retriever
+    def __init__(self, services: Services, retriever: Retriever) -> None:
+        self.services, self.retriever = services, retriever
+        self.resources = services.resources
         self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_http_app(service)), base_url="http://app"
+            transport=httpx.ASGITransport(app=create_http_app(services)), base_url="http://app"
         )
 
 
 async def start_app(settings: Settings, embedder: Embedder) -> App:
     retriever = Retriever(settings)
     await retriever.start()
-    service = MatchingService(
+    resources = Resources(
         settings,
         LocalStage(embedder),
         LocalStage(retriever),
         LocalStage(Reranker(settings)),
     )
-    await service.start()
-    return App(service, retriever)
+    await resources.start()
+    return App(build_services(resources), retriever)
 
 
 async def stop_app(app: App) -> None:
     await app.client.aclose()
-    await app.service.close()
+    await app.resources.close()
     await app.retriever.close()
 
 

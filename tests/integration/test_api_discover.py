@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from deployments.embedder import Embedder
-from serve_app import service as service_module
+from matching.discovery import service as service_module
 from tests.integration.conftest import App, make_settings, running_app
 from tests.support import profile_body
 
@@ -197,8 +197,8 @@ async def test_a_new_ranking_version_is_not_answered_from_the_cache(
         url = f"/v1/users/{ids['requester']}/discover"
         first = (await app.client.get(url)).json()
         assert first["algorithm_version"] == "weighted-v1" and first["count"] > 0
-        assert await app.service.discover_cache.get(ids["requester"]) is not None
-        reranker = app.service._reranker
+        assert await app.resources.discover_cache.get(ids["requester"]) is not None
+        reranker = app.resources.reranker
         weights = {"interest_overlap": 1.0}
         await reranker.reconfigure.remote({"weights": weights, "version": "interests-only"})
         second = (await app.client.get(url)).json()

@@ -37,7 +37,7 @@ async def test_put_creates_then_replaces_and_get_returns_it(app: App) -> None:
 async def test_put_stores_embedding_with_model_version(app: App) -> None:
     uid = uuid.uuid4()
     assert (await app.client.put(f"/v1/profiles/{uid}", json=profile_body())).status_code == 201
-    async with app.service.pool.acquire() as conn:
+    async with app.resources.pool.acquire() as conn:
         row = await conn.fetchrow(
             "SELECT embedding_dim, model_version, octet_length(embedding) AS n, "
             "profile_completeness FROM user_features WHERE user_id = $1",
@@ -57,7 +57,7 @@ async def test_delete_removes_everywhere(app: App) -> None:
     assert app.retriever.person(uid) is None
     assert (await app.client.get(f"/v1/profiles/{uid}")).status_code == 404
     assert (await app.client.delete(f"/v1/profiles/{uid}")).status_code == 404
-    async with app.service.pool.acquire() as conn:
+    async with app.resources.pool.acquire() as conn:
         for table, column in (
             ("profiles", "id"),
             ("matching_preferences", "user_id"),
@@ -69,7 +69,7 @@ async def test_delete_removes_everywhere(app: App) -> None:
 
 async def test_database_rejects_what_the_api_would(app: App) -> None:
     """The constraints hold even for writers that bypass the API."""
-    async with app.service.pool.acquire() as conn:
+    async with app.resources.pool.acquire() as conn:
         uid = uuid.uuid4()
         await conn.execute("INSERT INTO profiles (id, name) VALUES ($1, 'x')", uid)
         for sql in (

@@ -51,7 +51,7 @@ async def test_mutual_like_creates_one_match_with_score_and_events(app: App) -> 
     assert "shared_interests" in match["match_reason"]
     again = await swipe(app, b, a, "super_like")
     assert again.json()["changed"] is False
-    async with app.service.pool.acquire() as conn:
+    async with app.resources.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM user_matches") == 1
         types = [
             r["event_type"]
@@ -92,7 +92,7 @@ async def test_discover_leaves_out_swiped_and_matched_and_records_impressions(ap
         for c in (await app.client.get(f"/v1/users/{me}/discover")).json()["candidates"]
     }
     assert after == set(others[2:])
-    async with app.service.pool.acquire() as conn:
+    async with app.resources.pool.acquire() as conn:
         shown = await conn.fetchval(
             "SELECT count(*) FROM matching_analytics WHERE user_id = $1 "
             "AND event_type = 'match_shown'",
@@ -145,7 +145,7 @@ async def test_analytics_and_stats(app: App) -> None:
 
 async def test_people_going_to_the_same_event_get_a_visible_boost(app: App) -> None:
     me, friend, other = [await put(app, n, **BERLIN, company=n) for n in ("Me", "F", "O")]
-    async with app.service.pool.acquire() as conn:
+    async with app.resources.pool.acquire() as conn:
         for user in (me, friend):
             await conn.execute(
                 "INSERT INTO event_registrations (event_id, user_id, event_category, event_tags)"
@@ -204,7 +204,7 @@ async def test_swipe_rate_limit_answers_429_with_retry_after(cached_app: App) ->
     assert codes == [200, 200, 200, 429, 429]
     limited = next(r for r in answers if r.status_code == 429)
     assert int(limited.headers["Retry-After"]) >= 1
-    async with app.service.pool.acquire() as conn:
+    async with app.resources.pool.acquire() as conn:
         assert (
             await conn.fetchval(
                 "SELECT count(*) FROM swipe_history WHERE swiper_id = $1", uuid.UUID(me)

@@ -69,7 +69,7 @@ async def test_rejected_with_422_naming_the_field(
     fields = [d["field"] for d in response.json()["detail"]]
     assert any(f == field or f.startswith(field) for f in fields), fields
     assert field.split(".")[0] in response.json()["message"] or response.json()["field"] in fields
-    async with app.service.pool.acquire() as conn:
+    async with app.resources.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM profiles") == 0
 
 

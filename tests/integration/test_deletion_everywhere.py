@@ -44,11 +44,11 @@ async def test_user_deleted_event_erases_everywhere(
         app = await start_app(settings, embedder)
         consumer = EventConsumer(
             settings,
-            app.service.pool,
+            app.resources.pool,
             embedder.embed,
             embedder.model_version,
-            on_profile_changed=app.service.profile_changed,
-            on_user_deleted=app.service.profile_changed,
+            on_profile_changed=app.resources.profile_changed,
+            on_user_deleted=app.resources.profile_changed,
             session_timeout_ms=1000,
             heartbeat_interval_ms=100,
             rebalance_timeout_ms=1000,
@@ -70,7 +70,7 @@ async def test_user_deleted_event_erases_everywhere(
                     "target_user_id": stays,
                 },
             )
-            async with app.service.pool.acquire() as conn:
+            async with app.resources.pool.acquire() as conn:
                 await conn.execute(
                     "INSERT INTO event_registrations (event_id, user_id) VALUES ('meetup', $1)",
                     uuid.UUID(gone),
@@ -79,7 +79,7 @@ async def test_user_deleted_event_erases_everywhere(
             await app.client.put(f"/v1/profiles/{third}", json=profile_body("C", company="C"))
             listed = (await app.client.get(f"/v1/users/{third}/discover")).json()["candidates"]
             assert gone in {c["user_id"] for c in listed}  # now cached for `third`
-            assert await app.service.discover_cache.get(third) is not None
+            assert await app.resources.discover_cache.get(third) is not None
 
             consumer.start()
             producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap_servers)
@@ -103,7 +103,7 @@ async def test_user_deleted_event_erases_everywhere(
                     break
                 await asyncio.sleep(0.1)
             assert app.retriever.person(uuid.UUID(gone)) is None
-            async with app.service.pool.acquire() as conn:
+            async with app.resources.pool.acquire() as conn:
                 for table, where in TABLES.items():
                     n = await conn.fetchval(
                         f"SELECT count(*) FROM {table} WHERE {where}", uuid.UUID(gone)
@@ -113,7 +113,7 @@ async def test_user_deleted_event_erases_everywhere(
                     "SELECT count(*) FROM event_outbox WHERE event_type = 'user.erased'"
                 )
             assert erased == 1
-            assert await app.service.discover_cache.get(third) is None
+            assert await app.resources.discover_cache.get(third) is None
             again = (await app.client.get(f"/v1/users/{third}/discover")).json()["candidates"]
             assert gone not in {c["user_id"] for c in again}
             found = (await app.client.post("/v1/search", json={"prompt": "A"})).json()

@@ -150,7 +150,7 @@ def test_promote_passes_the_gate_and_discovery_ranks_by_mutual_chance(loop: Loop
     async def discover() -> list[dict[str, Any]]:
         app = await start_app(loop.settings, Embedder(loop.settings.model))
         try:
-            await app.service._reranker.reconfigure.remote(
+            await app.resources.reranker.reconfigure.remote(
                 {"model_version": registry.live()["models"]}
             )
             users = sorted(loop.seeded_at)[:40]

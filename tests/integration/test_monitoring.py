@@ -78,7 +78,7 @@ async def test_accuracy_precision_recall_per_version_and_the_flag(monitored: App
     app = monitored
     ids = await _people(app, 8)
     good = await _session(app, ids[0], agree=True, skip_last=True)
-    await app.service._reranker.reconfigure.remote(
+    await app.resources.reranker.reconfigure.remote(
         {"weights": {"interest_overlap": 1.0}, "version": "contrarian"}
     )
     bad = await _session(app, ids[1], agree=False)
@@ -111,7 +111,7 @@ async def test_too_few_outcomes_are_not_flagged_and_old_impressions_drop_out(
     (version,) = (await app.client.get("/v1/admin/monitoring")).json()["versions"]
     assert version["accuracy"] == 0.0 and version["enough_outcomes"] is False
     assert version["flagged"] is False
-    async with app.service.pool.acquire() as conn:
+    async with app.resources.pool.acquire() as conn:
         await conn.execute("UPDATE matching_analytics SET created_at = now() - interval '3 days'")
     assert (await app.client.get("/v1/admin/monitoring?days=2")).json()["versions"] == []
 

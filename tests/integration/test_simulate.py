@@ -285,7 +285,7 @@ async def test_over_http_against_a_running_service(
     settings = _settings(fresh_database, tmp_path / "artifacts", **limits)
     app = await start_app(settings, embedder)
     port = _free_port()
-    config = uvicorn.Config(create_http_app(app.service), port=port, log_level="warning")
+    config = uvicorn.Config(create_http_app(app.services), port=port, log_level="warning")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

@@ -31,11 +31,10 @@ from aiokafka import AIOKafkaProducer
 
 from matching.core.settings import DatabaseSettings, KafkaSettings
 from matching.core.storage.db import connect
+from matching.core.storage.locks import Lock
 
 log = logging.getLogger(__name__)
 
-# pg_try_advisory_lock key shared by every replica ("matchrly" as a big-endian int64).
-LOCK_KEY = int.from_bytes(b"matchrly", "big")
 _ERROR_CHARS = 1000
 
 _FETCH = """
@@ -106,7 +105,7 @@ class OutboxRelay:
         database: DatabaseSettings,
         kafka: KafkaSettings,
         *,
-        lock_key: int = LOCK_KEY,
+        lock_key: int = Lock.RELAY_LEADER,
         election_interval_s: float = 3.0,
         max_backoff_s: float = 5.0,
         request_timeout_ms: int = 5000,

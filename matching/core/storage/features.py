@@ -77,3 +77,12 @@ async def save_features(
         ],
     )
     return len(rows)
+
+
+async def stored_meta(conn: asyncpg.Connection, user_id: UUID) -> asyncpg.Record | None:
+    """(model_version, embedding_dim, computed_at) of the user's stored feature row."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT model_version, embedding_dim, computed_at FROM user_features WHERE user_id = $1",
+        user_id,
+    )
+    return row

@@ -8,9 +8,9 @@ from importlib import resources
 
 import asyncpg
 
+from matching.core.storage.locks import Lock, session_lock
+
 log = logging.getLogger(__name__)
-# Any constant shared by every migrator; pg_advisory_lock serialises concurrent runs.
-_LOCK_KEY = 0x6D61746368  # "match"
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -26,8 +26,7 @@ def migration_files() -> list[tuple[int, str, str]]:
 
 async def migrate(conn: asyncpg.Connection) -> list[str]:
     """Apply pending migrations; returns the names applied now."""
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-    try:
+    async with session_lock(conn, Lock.MIGRATE):
         await conn.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
                    version integer PRIMARY KEY,
@@ -47,8 +46,6 @@ async def migrate(conn: asyncpg.Connection) -> list[str]:
             log.info("applied migration %s", name)
             applied.append(name)
         return applied
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 
 async def migrate_url(url: str) -> list[str]:

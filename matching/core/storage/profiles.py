@@ -14,6 +14,7 @@ from matching.core.domain.features import profile_completeness
 from matching.core.domain.person import Person, PreferenceView, casefold
 from matching.core.domain.profile import AlgorithmWeights, Preferences, Profile, ProfileIn
 from matching.core.domain.text import profile_text, text_hash
+from matching.core.storage.locks import Lock, lock_for_transaction
 
 PROFILE_FIELDS = (
     "name", "headline", "bio", "industry", "job_title", "job_level", "company", "company_size",
@@ -25,10 +26,6 @@ PREFERENCE_FIELDS = (
     "interests", "networking_goals", "languages", "exclude_colleagues", "exclude_competitors",
     "algorithm_weights",
 )  # fmt: skip
-# Serialises writers of index_changes so that seq order is commit order: a replica that
-# has read up to seq N can never later see a smaller seq commit.
-_CHANGE_LOG_LOCK = 0x696E646578  # "index"
-
 _UPSERT_PROFILE = f"""
 INSERT INTO profiles (id, {", ".join(PROFILE_FIELDS)})
 VALUES ($1, {", ".join(f"${i + 2}" for i in range(len(PROFILE_FIELDS)))})
@@ -111,7 +108,9 @@ async def log_change(conn: asyncpg.Connection, user_id: UUID, op: str) -> None:
 async def log_changes(conn: asyncpg.Connection, user_ids: Sequence[UUID], op: str) -> None:
     """Append to the change log; call last in the writing transaction (the lock is held
     until commit)."""
-    await conn.execute("SELECT pg_advisory_xact_lock($1)", _CHANGE_LOG_LOCK)
+    # Serialises writers of index_changes so that seq order is commit order: a replica that
+    # has read up to seq N can never later see a smaller seq commit.
+    await lock_for_transaction(conn, Lock.CHANGE_LOG)
     await conn.execute(
         "INSERT INTO index_changes (user_id, op) SELECT unnest($1::uuid[]), $2",
         list(user_ids),
@@ -122,6 +121,14 @@ async def log_changes(conn: asyncpg.Connection, user_ids: Sequence[UUID], op: st
 async def get_profile(conn: asyncpg.Connection, user_id: UUID) -> Profile | None:
     row = await conn.fetchrow(_SELECT_PROFILE + " WHERE p.id = $1", user_id)
     return None if row is None else profile_from_row(row)
+
+
+async def exists(conn: asyncpg.Connection, user_id: UUID) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM profiles WHERE id = $1", user_id))
+
+
+async def count(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT count(*) FROM profiles"))
 
 
 async def delete_profile(conn: asyncpg.Connection, user_id: UUID) -> bool:

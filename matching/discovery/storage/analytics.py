@@ -235,3 +235,12 @@ async def refresh_stats(conn: asyncpg.Connection) -> None:
     """Recompute daily_swipe_stats without blocking swipe writers or readers of the view.
     Two refreshes at once queue behind each other (the second then has little to do)."""
     await conn.execute("REFRESH MATERIALIZED VIEW CONCURRENTLY daily_swipe_stats")
+
+
+async def counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """Live totals for /health."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM user_matches) AS matches,
+                  (SELECT count(*) FROM swipe_history) AS swipes"""
+    )
+    return {} if row is None else {k: int(v) for k, v in row.items()}

@@ -18,6 +18,7 @@ from uuid import UUID
 
 import asyncpg
 
+from matching.core.storage.locks import TRY_PAIR_LOCK_SQL, lock_pair_for_transaction
 from matching.core.storage.outbox import enqueue
 from matching.discovery.storage.errors import (
     IllegalTransition,
@@ -93,7 +94,7 @@ def pair_key(a: UUID, b: UUID) -> str:
 
 async def lock_pair(conn: asyncpg.Connection, a: UUID, b: UUID) -> None:
     """Serialise writers of one pair until the end of the caller's transaction."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", pair_key(a, b))
+    await lock_pair_for_transaction(conn, pair_key(a, b))
 
 
 def status_event(match: Match, old_status: str, updated_by: UUID | None) -> dict[str, Any]:
@@ -110,6 +111,19 @@ def status_event(match: Match, old_status: str, updated_by: UUID | None) -> dict
 async def get_match(conn: asyncpg.Connection, match_id: UUID) -> Match | None:
     row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM user_matches WHERE id = $1", match_id)
     return None if row is None else match_from_row(row)
+
+
+async def open_match_between(conn: asyncpg.Connection, a: UUID, b: UUID) -> UUID | None:
+    """The pending or mutual match of the pair, if any."""
+    u1, u2 = ordered_pair(a, b)
+    found: UUID | None = await conn.fetchval(
+        "SELECT id FROM user_matches WHERE user1_id = $1 AND user2_id = $2 "
+        "AND status = ANY($3::text[])",
+        u1,
+        u2,
+        list(OPEN_STATUSES),
+    )
+    return found
 
 
 async def update_status(
@@ -237,9 +251,9 @@ FOR UPDATE SKIP LOCKED
 """
 # Pairs whose advisory lock is free now; a busy pair (a swipe or status change in flight)
 # is left for the next run instead of waiting while holding the batch's row locks.
-_TRY_PAIRS = """
+_TRY_PAIRS = f"""
 SELECT t.id FROM unnest($1::uuid[], $2::text[]) AS t(id, k)
-WHERE pg_try_advisory_xact_lock(hashtextextended(t.k, 0))
+WHERE {TRY_PAIR_LOCK_SQL.format(key="t.k")}
 """
 _EXPIRE = f"""
 UPDATE user_matches SET status = 'expired', updated_at = now()

@@ -9,6 +9,17 @@ from uuid import UUID
 import asyncpg
 
 from deployments.retriever import UnknownUser as NotIndexed
+from matching.core.api.errors import Conflict, Forbidden, InvalidInput, NotFound
+from matching.core.api.resources import Resources
+from matching.core.storage import profiles
+from matching.discovery.interaction_schemas import (
+    AnalyticsEventIn,
+    MatchPage,
+    MatchPublic,
+    MatchUpdate,
+    SwipeCreate,
+    SwipeResult,
+)
 from matching.discovery.storage import analytics, matches, swipes
 from matching.discovery.storage.errors import (
     IllegalSwipeChange,
@@ -18,16 +29,6 @@ from matching.discovery.storage.errors import (
     NotAMember,
     UnknownUser,
 )
-from serve_app.errors import Conflict, Forbidden, InvalidInput, NotFound
-from serve_app.interaction_schemas import (
-    AnalyticsEventIn,
-    MatchPage,
-    MatchPublic,
-    MatchUpdate,
-    SwipeCreate,
-    SwipeResult,
-)
-from serve_app.service import MatchingService
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,14 @@ class InteractionService:
     """What turns recommendations into matches; every change writes its event in the same
     transaction (the relay publishes it)."""
 
-    def __init__(self, core: MatchingService) -> None:
-        self._core = core
-        self._topic = core.settings.kafka.matching_topic
+    def __init__(self, resources: Resources) -> None:
+        self._r = resources
+        self._topic = resources.settings.kafka.matching_topic
 
     async def swipe(self, body: SwipeCreate) -> SwipeResult:
-        await self._core.limit(body.swiper_id, "swipes")
+        await self._r.limit(body.swiper_id, "swipes")
         context = body.context.model_dump(exclude_none=True) if body.context else {}
-        async with self._core.connection() as conn:
+        async with self._r.connection() as conn:
             try:
                 result = await swipes.record_swipe(
                     conn,
@@ -68,7 +69,7 @@ class InteractionService:
                     context,
                     self._topic,
                     self._score_pair,
-                    match_ttl_days=self._core.settings.matching.match_ttl_days,
+                    match_ttl_days=self._r.settings.matching.match_ttl_days,
                 )
             except UnknownUser as exc:
                 field = "swiper_id" if exc.user_id == body.swiper_id else "swiped_id"
@@ -77,7 +78,7 @@ class InteractionService:
                 raise Conflict("action", str(exc)) from exc
             match = await matches.get_match(conn, result.match_id) if result.match_id else None
         if result.changed:
-            await self._core.discover_cache.invalidate_user(str(body.swiper_id))
+            await self._r.discover_cache.invalidate_user(str(body.swiper_id))
         return SwipeResult(
             swiper_id=result.swiper_id,
             swiped_id=result.swiped_id,
@@ -90,17 +91,17 @@ class InteractionService:
     async def _score_pair(self, a: UUID, b: UUID) -> tuple[float, dict[str, Any], str]:
         """The pair's compatibility as discover computes it, stored with the match."""
         try:
-            found = await self._core.retriever.pair.remote(a, b)
+            found = await self._r.retriever.pair.remote(a, b)
         except NotIndexed:
             return 0.0, {"summary": "not scored: a profile is not indexed"}, "unscored"
-        ranked = await self._core.reranker.score_pair.remote(found.requester, found.candidates[0])
+        ranked = await self._r.reranker.score_pair.remote(found.requester, found.candidates[0])
         reasons = dict(ranked.reasons)
         return ranked.compatibility_score, reasons, ranked.algorithm_version
 
     async def list_matches(
         self, user_id: UUID, status: str | None, limit: int, cursor: str | None
     ) -> MatchPage:
-        async with self._core.connection() as conn:
+        async with self._r.connection() as conn:
             try:
                 page, next_cursor = await matches.list_matches(conn, user_id, status, limit, cursor)
             except InvalidCursor as exc:
@@ -108,14 +109,14 @@ class InteractionService:
         return MatchPage(matches=[match_public(m) for m in page], next_cursor=next_cursor)
 
     async def get_match(self, match_id: UUID) -> MatchPublic:
-        async with self._core.connection() as conn:
+        async with self._r.connection() as conn:
             found = await matches.get_match(conn, match_id)
         if found is None:
             raise NotFound("match_id", f"no match {match_id}")
         return match_public(found)
 
     async def update_match(self, match_id: UUID, body: MatchUpdate) -> MatchPublic:
-        async with self._core.connection() as conn:
+        async with self._r.connection() as conn:
             try:
                 updated = await matches.update_status(
                     conn, match_id, body.status, body.updated_by, self._topic
@@ -133,34 +134,28 @@ class InteractionService:
         """Block, and end an open match between them (declined by the blocker)."""
         if blocker == blocked:
             raise InvalidInput("blocked_id", "a person cannot block themselves")
-        async with self._core.connection() as conn:
+        async with self._r.connection() as conn:
             try:
                 await swipes.block(conn, blocker, blocked)
             except UnknownUser as exc:
                 field = "user_id" if exc.user_id == blocker else "blocked_id"
                 raise NotFound(field, str(exc)) from exc
-            u1, u2 = matches.ordered_pair(blocker, blocked)
-            open_match = await conn.fetchval(
-                "SELECT id FROM user_matches WHERE user1_id = $1 AND user2_id = $2 "
-                "AND status IN ('pending', 'mutual')",
-                u1,
-                u2,
-            )
+            open_match = await matches.open_match_between(conn, blocker, blocked)
             if open_match is not None:
                 await matches.update_status(conn, open_match, "declined", blocker, self._topic)
         await self._forget(blocker, blocked)
 
     async def unblock(self, blocker: UUID, blocked: UUID) -> None:
-        async with self._core.connection() as conn:
+        async with self._r.connection() as conn:
             await swipes.unblock(conn, blocker, blocked)
         await self._forget(blocker, blocked)
 
     async def _forget(self, *users: UUID) -> None:
         for user in users:
-            await self._core.discover_cache.invalidate_user(str(user))
+            await self._r.discover_cache.invalidate_user(str(user))
 
     async def record_analytics(self, body: AnalyticsEventIn) -> None:
-        await self._core.limit(body.user_id, "analytics")
+        await self._r.limit(body.user_id, "analytics")
         event = analytics.AnalyticsEvent(
             user_id=body.user_id,
             event_type=body.event_type,
@@ -168,18 +163,18 @@ class InteractionService:
             algorithm_version=body.algorithm_version,
             payload=body.payload,
         )
-        async with self._core.connection() as conn:
+        async with self._r.connection() as conn:
             try:
                 await analytics.record_events(conn, [event])
             except asyncpg.ForeignKeyViolationError as exc:
                 raise NotFound("user_id", "unknown user_id or target_user_id") from exc
 
     async def user_stats(self, user_id: UUID) -> dict[str, Any]:
-        async with self._core.connection() as conn:
-            if not await conn.fetchval("SELECT 1 FROM profiles WHERE id = $1", user_id):
+        async with self._r.connection() as conn:
+            if not await profiles.exists(conn, user_id):
                 raise NotFound("user_id", f"no profile {user_id}")
             return await analytics.user_stats(conn, user_id)
 
     async def service_stats(self) -> dict[str, Any]:
-        async with self._core.connection() as conn:
+        async with self._r.connection() as conn:
             return await analytics.service_stats(conn)

@@ -6,14 +6,14 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
-from serve_app.deps import ServiceDep
-from serve_app.schemas import MatchCandidate, SearchRequest, SearchResponse
+from matching.discovery.deps import DiscoveryDep
+from matching.discovery.schemas import MatchCandidate, SearchRequest, SearchResponse
 
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
 @router.post("/search", response_model=SearchResponse)
-async def search(body: SearchRequest, service: ServiceDep) -> SearchResponse:
+async def search(body: SearchRequest, service: DiscoveryDep) -> SearchResponse:
     """E.g. "Looking for hiking enthusiasts who mentor founders", optionally near a place."""
     ranked, interpreted = await service.search(body)
     candidates = [MatchCandidate.model_validate(asdict(m)) for m in ranked]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serve_app.deps import InteractionsDep
-from serve_app.interaction_schemas import SwipeCreate, SwipeResult
+from matching.discovery.deps import InteractionsDep
+from matching.discovery.interaction_schemas import SwipeCreate, SwipeResult
 
 router = APIRouter(prefix="/v1", tags=["swipes"])
 

@@ -1,4 +1,4 @@
-"""Dependency aliases for the routes."""
+"""Dependency aliases for discovery's routes."""
 
 from __future__ import annotations
 
@@ -6,16 +6,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from serve_app.interactions import InteractionService
-from serve_app.service import MatchingService
+from matching.discovery.interactions import InteractionService
+from matching.discovery.service import DiscoveryService
 
 
-def get_service(request: Request) -> MatchingService:
-    service: MatchingService = request.app.state.service
+def get_discovery(request: Request) -> DiscoveryService:
+    service: DiscoveryService = request.app.state.discovery
     return service
-
-
-ServiceDep = Annotated[MatchingService, Depends(get_service)]
 
 
 def get_interactions(request: Request) -> InteractionService:
@@ -23,4 +20,5 @@ def get_interactions(request: Request) -> InteractionService:
     return interactions
 
 
+DiscoveryDep = Annotated[DiscoveryService, Depends(get_discovery)]
 InteractionsDep = Annotated[InteractionService, Depends(get_interactions)]

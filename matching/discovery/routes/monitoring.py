@@ -1,4 +1,4 @@
-"""GET /v1/admin/models (registry and what this replica serves), GET /v1/admin/monitoring."""
+"""GET /v1/admin/monitoring: how the served predictions fared."""
 
 from __future__ import annotations
 
@@ -6,20 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from serve_app.deps import ServiceDep
+from matching.discovery.deps import DiscoveryDep
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-@router.get("/models")
-async def models(service: ServiceDep) -> dict[str, Any]:
-    """Versions in the registry with their metrics, which are live, and what answers here."""
-    return await service.models()
-
-
 @router.get("/monitoring")
 async def monitoring(
-    service: ServiceDep,
+    service: DiscoveryDep,
     days: Annotated[float, Query(gt=0, le=365, description="window, in days")] = 7.0,
 ) -> dict[str, Any]:
     """Live accuracy, precision and recall of served predictions per algorithm version;

@@ -8,8 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-SwipeAction = Literal["like", "pass", "super_like"]
-MatchStatus = Literal["pending", "mutual", "declined", "expired"]
+from matching.discovery.storage.matches import MatchStatus
+from matching.discovery.storage.swipes import SwipeAction
+
 AnalyticsEventType = Literal[
     "match_liked",
     "match_passed",

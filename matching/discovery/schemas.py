@@ -1,9 +1,7 @@
-"""HTTP schemas, named by role."""
+"""HTTP schemas of discover and search, named by role."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import (
@@ -14,20 +12,7 @@ from pydantic import (
     field_validator,
 )
 
-from matching.core.domain.profile import Preferences, ProfileFields, ProfileIn, both_coordinates
-
-
-class ProfileUpsert(ProfileIn):
-    """Body of PUT /v1/profiles/{user_id}."""
-
-
-class ProfilePublic(ProfileFields):
-    user_id: UUID
-    preferences: Preferences
-    active: bool
-    created_at: datetime
-    updated_at: datetime
-    last_active_at: datetime
+from matching.core.domain.profile import both_coordinates
 
 
 class ScoreBreakdown(BaseModel):
@@ -129,17 +114,3 @@ class SearchResponse(BaseModel):
     interpreted: SearchInterpretation
     count: int
     candidates: list[MatchCandidate]
-
-
-DependencyState = Literal["up", "down", "not configured"]
-
-
-class HealthReport(BaseModel):
-    status: Literal["ok", "degraded", "starting"]
-    service: str
-    version: str
-    dependencies: dict[str, DependencyState]
-    ml_models: dict[str, Any]
-    counts: dict[str, int]
-    background: dict[str, Any] | None = None
-    caches: dict[str, Any] | None = None

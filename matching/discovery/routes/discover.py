@@ -6,15 +6,15 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from serve_app.deps import ServiceDep
-from serve_app.schemas import DiscoverResponse, MatchCandidate
+from matching.discovery.deps import DiscoveryDep
+from matching.discovery.schemas import DiscoverResponse, MatchCandidate
 
 router = APIRouter(prefix="/v1/users", tags=["discover"])
 
 
 @router.get("/{user_id}/discover", response_model=DiscoverResponse)
 async def discover(
-    user_id: UUID, service: ServiceDep, limit: int = Query(20, ge=1, le=100)
+    user_id: UUID, service: DiscoveryDep, limit: int = Query(20, ge=1, le=100)
 ) -> DiscoverResponse:
     """People this user may want to meet and who may want to meet them, with reasons."""
     ranked, version = await service.discover(user_id, limit)

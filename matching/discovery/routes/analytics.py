@@ -7,8 +7,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, status
 
-from serve_app.deps import InteractionsDep
-from serve_app.interaction_schemas import Accepted, AnalyticsEventIn
+from matching.discovery.deps import InteractionsDep
+from matching.discovery.interaction_schemas import Accepted, AnalyticsEventIn
 
 router = APIRouter(prefix="/v1", tags=["analytics"])
 

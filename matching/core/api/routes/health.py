@@ -7,15 +7,15 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
-from serve_app.deps import ServiceDep
-from serve_app.schemas import HealthReport
+from matching.core.api.deps import HealthDep
+from matching.core.api.schemas import HealthReport
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=HealthReport)
-async def health(service: ServiceDep) -> Any:
-    return await service.health()
+async def health(service: HealthDep) -> Any:
+    return await service.report()
 
 
 @router.get("/health/live")
@@ -24,7 +24,7 @@ async def live() -> dict[str, str]:
 
 
 @router.get("/health/ready")
-async def ready(service: ServiceDep) -> JSONResponse:
+async def ready(service: HealthDep) -> JSONResponse:
     problems = await service.readiness()
     if problems:
         return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)

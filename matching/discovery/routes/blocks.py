@@ -7,7 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict
 
-from serve_app.deps import InteractionsDep
+from matching.discovery.deps import InteractionsDep
 
 router = APIRouter(prefix="/v1/users", tags=["blocks"])
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
 
-from serve_app.deps import InteractionsDep
-from serve_app.interaction_schemas import MatchPage, MatchPublic, MatchUpdate
+from matching.discovery.deps import InteractionsDep
+from matching.discovery.interaction_schemas import MatchPage, MatchPublic, MatchUpdate
+from matching.discovery.storage.matches import MatchStatus
 
 router = APIRouter(prefix="/v1", tags=["matches"])
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["matches"])
 async def list_matches(
     user_id: UUID,
     interactions: InteractionsDep,
-    status: Literal["pending", "mutual", "declined", "expired"] | None = None,
+    status: MatchStatus | None = None,
     limit: int = Query(20, ge=1, le=100),
     cursor: str | None = Query(None, max_length=200),
 ) -> MatchPage:

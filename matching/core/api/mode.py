@@ -1,0 +1,27 @@
+"""What a matching mode gives the application: its routes, its counts for /health and its
+periodic maintenance. The builder enables modes by name (`AppArgs.modes`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from fastapi import FastAPI
+
+from matching.core.api.health import Counter
+
+
+class Mode(Protocol):
+    @property
+    def name(self) -> str:
+        """The name `AppArgs.modes` enables it by."""
+
+    @property
+    def counters(self) -> Sequence[Counter]:
+        """Live counts the mode adds to /health."""
+
+    def mount(self, app: FastAPI) -> None:
+        """Put the mode's services on `app.state` and include its routers."""
+
+    async def maintain(self) -> dict[str, Any]:
+        """Periodic work; called on one replica at a time, under the maintenance lock."""

@@ -1,0 +1,107 @@
+"""What every service of every mode shares in one ingress replica: the settings, the
+database pool, Redis with its caches and rate limits, and the stages."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+import asyncpg
+
+from matching.core.api.errors import DependencyUnavailable, RateLimited
+from matching.core.cache import client as redis_client
+from matching.core.cache.caches import DiscoverCache, FeatureCache
+from matching.core.cache.ratelimit import Endpoint, RateLimiter
+from matching.core.settings import Settings
+from matching.core.stages import Stage
+from matching.core.storage.db import create_pool
+from matching.core.storage.migrate import migrate
+
+log = logging.getLogger(__name__)
+_LOST = (OSError, TimeoutError, asyncpg.InterfaceError)
+
+
+class Resources:
+    """Created when a replica starts, closed when it stops; services hold it, never each
+    other."""
+
+    def __init__(
+        self, settings: Settings, embedder: Stage, retriever: Stage, reranker: Stage
+    ) -> None:
+        self.settings = settings
+        self.embedder, self.retriever, self.reranker = embedder, retriever, reranker
+        self._pool: asyncpg.Pool | None = None
+        self.redis = redis_client.create_client(settings.redis)
+        self.discover_cache = DiscoverCache(self.redis, settings.redis)
+        self.feature_cache = FeatureCache(self.redis, settings.redis)
+        self.limiter = RateLimiter(self.redis, settings.redis)
+        self.model_version = ""  # the embedder's: stored with every vector written here
+
+    async def start(self) -> None:
+        self._pool = await create_pool(self.settings.database)
+        async with self._pool.acquire() as conn:
+            await migrate(conn)
+        self.model_version = (await self.embedder.info.remote())["model_version"]
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise DependencyUnavailable("database", "the service is still starting")
+        return self._pool
+
+    def connection(self) -> _Acquire:
+        """pool.acquire() that answers 503 naming the database when it is lost."""
+        return _Acquire(self.pool)
+
+    async def limit(self, user_id: UUID, endpoint: Endpoint) -> None:
+        """429 with Retry-After once a user spends their budget for an endpoint."""
+        decision = await self.limiter.check(str(user_id), endpoint)
+        if not decision.allowed:
+            if decision.degraded:
+                raise DependencyUnavailable("redis", "rate limits fail closed while it is down")
+            raise RateLimited(endpoint, decision.retry_after_s)
+
+    async def forget(self, user_id: UUID) -> None:
+        """Drop cached answers of and containing this person (theirs or others' changed)."""
+        await self.discover_cache.invalidate_user(str(user_id))
+        await self.discover_cache.invalidate_candidate(str(user_id))
+        await self.feature_cache.invalidate(str(user_id))
+
+    async def sync_retriever(self) -> None:
+        """Let this replica's retriever replay the change log now."""
+        # The write is durable and logged; if this replica's catch-up fails, the next search
+        # on any replica replays it, so the write still succeeded.
+        try:
+            await self.retriever.sync.remote()
+        except Exception:
+            log.warning("retriever catch-up failed; it will replay on next search", exc_info=True)
+
+    async def profile_changed(self, user_id: UUID) -> None:
+        """A profile changed or went away outside the API (the event consumer)."""
+        await self.sync_retriever()
+        await self.forget(user_id)
+
+
+class _Acquire:
+    """pool.acquire() that turns a lost database into a 503 naming it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._cm = pool.acquire(timeout=5)
+
+    async def __aenter__(self) -> asyncpg.Connection:
+        try:
+            conn: asyncpg.Connection = await self._cm.__aenter__()
+            return conn
+        except (*_LOST, asyncpg.PostgresError) as exc:
+            raise DependencyUnavailable("database", str(exc) or type(exc).__name__) from exc
+
+    async def __aexit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        await self._cm.__aexit__(kind, exc, tb)
+        if isinstance(exc, _LOST):  # the connection died mid-request: nothing committed
+            raise DependencyUnavailable("database", str(exc) or type(exc).__name__) from exc

@@ -1,0 +1,1 @@
+"""HTTP routes of the shared resources (profiles, health, the model registry)."""
