@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -203,6 +204,21 @@ async def fetch_people(
     return [
         IndexedPerson(person_from_row(r), np.frombuffer(r["embedding"], dtype="<f4")) for r in rows
     ]
+
+
+async def active_since(
+    conn: asyncpg.Connection, since: datetime | None
+) -> tuple[datetime, list[tuple[UUID, datetime]]]:
+    """(the database's clock, (id, last_active_at) of active people active after `since`);
+    None: the clock alone. Activity is not in the change log (see swipes.py)."""
+    row = await conn.fetchrow(
+        "SELECT now() AS db_now, coalesce(array_agg(id), '{}') AS ids, "
+        "coalesce(array_agg(last_active_at), '{}') AS ats FROM profiles "
+        "WHERE active AND $1::timestamptz IS NOT NULL AND last_active_at > $1",
+        since,
+    )
+    assert row is not None
+    return row["db_now"], list(zip(row["ids"], row["ats"], strict=True))
 
 
 async def changes_since(conn: asyncpg.Connection, seq: int, limit: int = 5000) -> list[Any]:
