@@ -2,6 +2,7 @@
 
 Every profile write appends to `index_changes` in its own transaction; each replica replays
 that log before it answers, so any replica sees a write as soon as the write has returned.
+Last activity (a swipe moves it) is read apart from the log, every ACTIVITY_REFRESH_S.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,6 +31,10 @@ from matching.core.storage.db import create_pool
 
 log = logging.getLogger(__name__)
 _DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Activity halves over 14 days: a view of it seconds old scores the same. The slack re-reads
+# the recent past, for swipes whose transaction began before the last read and committed after.
+ACTIVITY_REFRESH_S = 30.0
+ACTIVITY_SLACK = timedelta(minutes=5)
 
 
 class UnknownUser(LookupError):
@@ -53,6 +59,9 @@ class Retriever:
         self._sync_lock = asyncio.Lock()
         self._stale_since: float | None = None
         self._index_version: str | None = None  # None: the newest snapshot
+        self._active_at: datetime | None = None  # the database's clock at the last read
+        self._activity_due = 0.0
+        self.activity_refresh_s = ACTIVITY_REFRESH_S
         set_threads(self._settings.index.faiss_threads)
 
     async def start(self) -> None:
@@ -60,9 +69,10 @@ class Retriever:
         async with self._pool.acquire() as conn:
             # Read the log position first: replaying from it is idempotent.
             seq = await profiles.last_change_seq(conn)
+            active_at, _ = await profiles.active_since(conn, None)
             people = await profiles.fetch_people(conn, self.model_version)
         self._index = await asyncio.to_thread(self._load, people)
-        self._seq = seq
+        self._seq, self._active_at = seq, active_at
         await self.sync()
         log.info("retriever ready: %s", self._index.stats())
 
@@ -80,6 +90,7 @@ class Retriever:
         async with self._sync_lock:
             async with self._pool.acquire() as conn:
                 seq = await profiles.last_change_seq(conn)
+                active_at, _ = await profiles.active_since(conn, None)
                 people = await profiles.fetch_people(conn, self.model_version)
             previous = self._index_version
             self._index_version = wanted
@@ -88,7 +99,7 @@ class Retriever:
             except Exception:
                 self._index_version = previous
                 raise
-            self._index, self._seq = index, seq
+            self._index, self._seq, self._active_at = index, seq, active_at
         await self.sync()
         log.info("retriever: index %s live: %s", wanted or "newest", index.stats())
 
@@ -125,12 +136,21 @@ class Retriever:
         assert self._pool is not None
         async with self._sync_lock:
             async with self._pool.acquire(timeout=2) as conn:
-                while True:
-                    changes = await profiles.changes_since(conn, self._seq)
-                    if not changes:
-                        return self._seq
+                while changes := await profiles.changes_since(conn, self._seq):
                     await self._apply(conn, changes)
                     self._seq = int(changes[-1]["seq"])
+                await self._refresh_activity(conn)
+                return self._seq
+
+    async def _refresh_activity(self, conn: asyncpg.Connection) -> None:
+        """Everyone's last activity since the previous read, at most every refresh period."""
+        if time.monotonic() < self._activity_due:
+            return
+        since = None if self._active_at is None else self._active_at - ACTIVITY_SLACK
+        clock, active = await profiles.active_since(conn, since)
+        for user_id, at in active:
+            self.index.store.set_last_active(user_id, at)
+        self._active_at, self._activity_due = clock, time.monotonic() + self.activity_refresh_s
 
     async def _apply(self, conn: asyncpg.Connection, changes: list[Any]) -> None:
         upserts = {c["user_id"] for c in changes if c["op"] == "upsert"}

@@ -8,8 +8,10 @@ few survivors exactly and never lose a true candidate.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import zlib
+from datetime import datetime
 from typing import get_args
 from uuid import UUID
 
@@ -123,6 +125,13 @@ class CandidateStore:
             self.cols[name][row] = value
         lat, lon = person.latitude, person.longitude
         self.xyz[row] = unit_vector(lat, lon) if lat is not None and lon is not None else 0.0
+
+    def set_last_active(self, user_id: UUID, at: datetime) -> None:
+        """Move a live row's last activity forward; no filter column depends on it."""
+        row = self.row_of.get(user_id)
+        person = None if row is None else self.people[row]
+        if row is not None and person is not None and at > person.last_active_at:
+            self.people[row] = dataclasses.replace(person, last_active_at=at)
 
     def remove(self, user_id: UUID) -> int | None:
         row = self.row_of.pop(user_id, None)

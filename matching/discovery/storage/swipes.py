@@ -11,6 +11,10 @@ and it has no score yet, it rolls back (nothing written, lock released), the sco
 computed with no transaction or lock held, and the transaction runs again and re-checks.
 Only swipes that create a match pay for the extra round trips; a like cannot be taken back,
 so the second attempt always has what it needs.
+
+A swipe is activity: it moves the swiper's `profiles.last_active_at` to the swipe's time,
+in the swipe's transaction, after the pair lock (pair lock, then rows). Retrievers pick it up
+with `profiles.active_since`, not the change log: its lock would serialise every swipe.
 """
 
 from __future__ import annotations
@@ -81,6 +85,10 @@ _UPSERT_SWIPE = """
 INSERT INTO swipe_history (swiper_id, swiped_id, action, context) VALUES ($1, $2, $3, $4)
 ON CONFLICT (swiper_id, swiped_id) DO UPDATE
     SET action = EXCLUDED.action, context = EXCLUDED.context, updated_at = now()
+"""
+# now(): the transaction's time, the swipe's created_at/updated_at, so training can replay it.
+_TOUCH_SWIPER = """
+UPDATE profiles SET last_active_at = greatest(last_active_at, now()) WHERE id = $1
 """
 _INSERT_MATCH = """
 INSERT INTO user_matches (id, user1_id, user2_id, status, compatibility_score, match_reason,
@@ -179,6 +187,7 @@ async def _record(
             raise _ScoreNeeded  # rolls back: nothing written yet
 
         await conn.execute(_UPSERT_SWIPE, swiper, swiped, action, context)
+        await conn.execute(_TOUCH_SWIPER, swiper)
         swipe_event = {
             "swiper_id": str(swiper),
             "swiped_id": str(swiped),
