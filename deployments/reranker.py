@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -119,16 +120,7 @@ class Reranker:
             return
         p_ab, p_ba = model.predict_both(a, people, sims, datetime.now(UTC))
         for match, mine, theirs in zip(ranked, p_ab, p_ba, strict=True):
-            mutual = float(mine) * float(theirs)
-            assert match.mutual is not None
-            match.mutual.update(
-                p_you_like=round(float(mine), 4),
-                p_they_like=round(float(theirs), 4),
-                p_mutual=round(mutual, 4),
-            )
-            match.compatibility_score = round(math.sqrt(mutual), 4)
-            match.sort_key = mutual
-            match.algorithm_version = self.version
+            with_probabilities(match, float(mine), float(theirs), self.version)
 
     async def rank(
         self,
@@ -140,17 +132,17 @@ class Reranker:
         """Discovery: both directions scored, ranked by their harmonic mean; people going
         to the same events (`shared_events`: user id -> event names) get a small boost."""
         now = datetime.now(UTC)
-        ranked = [self._pair(requester, c, c.similarity, now) for c in candidates]
+        ranked = [self.weighted(requester, c.person, c.similarity, now) for c in candidates]
         self._learned(
             requester, ranked, [c.person for c in candidates], [c.similarity for c in candidates]
         )
         for match in ranked:
-            _boost(match, (shared_events or {}).get(match.user_id, []))
-        return self._top(ranked, limit)
+            boost(match, (shared_events or {}).get(match.user_id, []))
+        return self.top(ranked, limit)
 
     async def score_pair(self, a: Person, candidate: Candidate) -> RankedMatch:
         """One pair, both directions, no threshold: the score a new match is stored with."""
-        match = self._pair(a, candidate, candidate.similarity, datetime.now(UTC))
+        match = self.weighted(a, candidate.person, candidate.similarity, datetime.now(UTC))
         self._learned(a, [match], [candidate.person], [candidate.similarity])
         return match
 
@@ -168,55 +160,38 @@ class Reranker:
             similarity = max(0.0, min(1.0, c.similarity))
             if requester is not None:
                 asked = prompt_terms.mentioned(c.person.interests, norm)
-                match = self._pair(requester, c, c.affinity, now, asked)
+                match = self.weighted(requester, c.person, c.affinity, now, asked)
             else:
                 match = self._for_prompt(query, norm, c.person, similarity, now)
             match.prompt_similarity = round(similarity, 4)
             match.sort_key = PROMPT_WEIGHT * similarity + (1 - PROMPT_WEIGHT) * match.sort_key
             out.append(match)
-        return self._top(out, limit)
+        return self.top(out, limit)
 
-    def _top(self, ranked: list[RankedMatch], limit: int) -> list[RankedMatch]:
+    def top(self, ranked: list[RankedMatch], limit: int) -> list[RankedMatch]:
+        """The best `limit` at or above the similarity threshold, best first."""
         threshold = self._settings.similarity_threshold
         kept = [m for m in ranked if m.compatibility_score >= threshold]
         kept.sort(key=lambda m: (-m.sort_key, m.user_id))
         return kept[:limit]
 
-    def _directed(self, a: Person, b: Person, similarity: float, now: datetime) -> DirectedScore:
-        return directed_score(
-            a, b, similarity, now, self._weights, self._settings.default_distance_km
-        )
+    def directed(self, a: Person, b: Person, similarity: float, now: datetime) -> DirectedScore:
+        """a -> b by the live weights: how well b fits what a wants."""
+        km = self._settings.default_distance_km
+        return directed_score(a, b, similarity, now, self._weights, km)
 
-    def _pair(
+    def weighted(
         self,
         a: Person,
-        c: Candidate,
+        b: Person,
         similarity: float,
         now: datetime,
         asked: frozenset[str] = frozenset(),
     ) -> RankedMatch:
-        """`asked`: b's interests that a search prompt named, shown as shared too."""
-        b = c.person
-        ours, theirs = self._directed(a, b, similarity, now), self._directed(b, a, similarity, now)
-        score = harmonic_mean(ours.score, theirs.score)
-        distance = person_distance_km(a, b)
-        reasons = _reasons(
-            sorted(((a.interests | a.prefs.interests) & b.interests) | asked),
-            distance,
-            ours.factors["industry_alignment"] >= 1.0,
-            primary_factors(ours),
-            b.industry,
-        )
-        return RankedMatch(
-            user_id=str(b.user_id),
-            name=b.name,
-            headline=b.headline,
-            compatibility_score=round(score, 4),
-            score_breakdown={f: round(v, 4) for f, v in ours.factors.items()},
-            mutual={"your_fit": round(ours.score, 4), "their_fit": round(theirs.score, 4)},
-            reasons=reasons,
-            algorithm_version=self._weighted_version,
-            sort_key=score,
+        """One pair by the live weights, both directions (what `rank` starts from)."""
+        km = self._settings.default_distance_km
+        return weighted_match(
+            a, b, similarity, now, self._weights, km, self._weighted_version, asked
         )
 
     def _for_prompt(
@@ -260,7 +235,56 @@ class Reranker:
             raise RuntimeError("reranker weights do not sum to 1")
 
 
-def _boost(match: RankedMatch, events: list[str]) -> None:
+def weighted_match(
+    a: Person,
+    b: Person,
+    similarity: float,
+    now: datetime,
+    weights: Mapping[str, float],
+    default_distance_km: float,
+    version: str,
+    asked: frozenset[str] = frozenset(),
+) -> RankedMatch:
+    """Both directions scored, ranked by their harmonic mean, with reasons; `asked`: b's
+    interests that a search prompt named, shown as shared too."""
+    ours = directed_score(a, b, similarity, now, weights, default_distance_km)
+    theirs = directed_score(b, a, similarity, now, weights, default_distance_km)
+    score = harmonic_mean(ours.score, theirs.score)
+    distance = person_distance_km(a, b)
+    reasons = _reasons(
+        sorted(((a.interests | a.prefs.interests) & b.interests) | asked),
+        distance,
+        ours.factors["industry_alignment"] >= 1.0,
+        primary_factors(ours),
+        b.industry,
+    )
+    return RankedMatch(
+        user_id=str(b.user_id),
+        name=b.name,
+        headline=b.headline,
+        compatibility_score=round(score, 4),
+        score_breakdown={f: round(v, 4) for f, v in ours.factors.items()},
+        mutual={"your_fit": round(ours.score, 4), "their_fit": round(theirs.score, 4)},
+        reasons=reasons,
+        algorithm_version=version,
+        sort_key=score,
+    )
+
+
+def with_probabilities(match: RankedMatch, p_ab: float, p_ba: float, version: str) -> None:
+    """A learned model's ranking of a weighted match: by P(a likes b) x P(b likes a)."""
+    mutual = p_ab * p_ba
+    assert match.mutual is not None
+    match.mutual.update(
+        p_you_like=round(p_ab, 4), p_they_like=round(p_ba, 4), p_mutual=round(mutual, 4)
+    )
+    match.compatibility_score = round(math.sqrt(mutual), 4)
+    match.sort_key = mutual
+    match.algorithm_version = version
+
+
+def boost(match: RankedMatch, events: list[str]) -> None:
+    """People going to the same events rank a little higher, and the reasons say why."""
     if not events:
         return
     bonus = min(EVENT_BOOST_MAX, EVENT_BOOST * len(events))

@@ -15,7 +15,7 @@ import math
 import os
 import shutil
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,13 +23,13 @@ from uuid import UUID
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
-from matching.core.domain.scoring import directed_score, harmonic_mean
+from deployments.reranker import RankedMatch, Reranker, boost, with_probabilities
 from matching.core.ml import artifacts
 from matching.core.ml.gate import K, better_than, promotion_check
-from matching.core.ml.model import KIND, CompatibilityModel, mutual_probability
+from matching.core.ml.model import KIND, CompatibilityModel
 from matching.core.ml.pairs import PAIR_FEATURES
 from matching.core.ml.registry import EVALUATION, EVALUATION_DIR, Registry
-from matching.core.settings import MatchingSettings, Settings
+from matching.core.settings import Settings
 from matching.core.storage.db import connect
 from training.pairs_data import History, Swipe, Window, load_history, load_impressions
 from training.train import InsufficientHistory, like_metrics
@@ -109,68 +109,82 @@ def calibration_table(labels: np.ndarray, p: np.ndarray, bins: int) -> list[dict
 
 @dataclass
 class _Scored:
-    """The held-out swipes, one entry each, grouped by requester."""
+    """The held-out swipes, one entry each, grouped by requester, with both rankings."""
 
     requesters: list[list[int]]
     target: list[UUID]
     liked: np.ndarray
     mutual: np.ndarray
     p_ab: np.ndarray
-    learned: np.ndarray  # P(a likes b) * P(b likes a)
     weighted_ab: np.ndarray
-    weighted: np.ndarray  # harmonic mean of both weighted directions
+    learned: list[RankedMatch]  # what the reranker serves with the model, per swipe
+    weighted: list[RankedMatch]  # what the reranker serves without one
 
 
 def _score(
-    model: CompatibilityModel, history: History, test: Sequence[Swipe], s: MatchingSettings
+    model: CompatibilityModel, history: History, test: Sequence[Swipe], reranker: Reranker
 ) -> _Scored:
+    """Every held-out pair as the reranker would have served it at the swipe's time: both
+    people as they were then, the live weights, shared events then, the model's P(like)."""
     groups: dict[UUID, list[int]] = {}
     for i, sw in enumerate(test):
         groups.setdefault(sw.swiper, []).append(i)
     n = len(test)
-    w_ab, w_ba = np.zeros(n), np.zeros(n)
+    w_ab = np.zeros(n)
+    weighted: list[RankedMatch | None] = [None] * n
     order: list[int] = []
     forward, backward = [np.zeros((0, len(PAIR_FEATURES)))], [np.zeros((0, len(PAIR_FEATURES)))]
     for swiper, idx in groups.items():
-        a, cands = history.people[swiper], [history.people[test[i].swiped] for i in idx]
+        mine = [history.person_at(swiper, test[i].at) for i in idx]
+        cands = [history.person_at(test[i].swiped, test[i].at) for i in idx]
         sims = history.similarities(swiper, [b.user_id for b in cands])
-        ab, ba = model.pair_rows(a, cands, sims, [test[i].at for i in idx])
+        ab, ba = model.pair_rows(mine, cands, sims, [test[i].at for i in idx])
         forward.append(ab)
         backward.append(ba)
         order.extend(idx)
-        for j, b, sim in zip(idx, cands, sims.tolist(), strict=True):
-            at = test[j].at
-            w_ab[j] = directed_score(a, b, sim, at, s.weights, s.default_distance_km).score
-            w_ba[j] = directed_score(b, a, sim, at, s.weights, s.default_distance_km).score
+        for j, a, b, sim in zip(idx, mine, cands, sims.tolist(), strict=True):
+            weighted[j] = reranker.weighted(a, b, sim, test[j].at)
+            w_ab[j] = reranker.directed(a, b, sim, test[j].at).score
     p_ab, p_ba = np.zeros(n), np.zeros(n)
     p_ab[order] = model.predict(np.vstack(forward))
     p_ba[order] = model.predict(np.vstack(backward))
+    learned = []
+    for j, (sw, w) in enumerate(zip(test, weighted, strict=True)):
+        assert w is not None and w.mutual is not None
+        m = replace(w, mutual=dict(w.mutual), reasons=dict(w.reasons))
+        with_probabilities(m, float(p_ab[j]), float(p_ba[j]), model.algorithm_version)
+        events = history.shared_events(sw.swiper, sw.swiped, sw.at)
+        boost(w, events)
+        boost(m, events)
+        learned.append(m)
     return _Scored(
         requesters=list(groups.values()),
         target=[sw.swiped for sw in test],
         liked=np.array([sw.liked for sw in test], dtype=np.int64),
         mutual=np.array([history.is_mutual(sw.swiper, sw.swiped) for sw in test], dtype=bool),
         p_ab=p_ab,
-        learned=mutual_probability(p_ab, p_ba),
         weighted_ab=w_ab,
-        weighted=np.array([harmonic_mean(x, y) for x, y in zip(w_ab, w_ba, strict=True)]),
+        learned=learned,
+        weighted=[w for w in weighted if w is not None],
     )
 
 
-def _ranking(sc: _Scored, scores: np.ndarray) -> tuple[float, float, list[UUID]]:
+def _ranking(
+    sc: _Scored, served: list[RankedMatch], reranker: Reranker
+) -> tuple[float, float, list[UUID]]:
     """Mean precision@K and recall@K of mutual pairs over requesters with one, and every
-    requester's top K."""
+    requester's top K as the reranker orders them (threshold, event boost, ties)."""
     precision: list[float] = []
     recall: list[float] = []
     shown: list[UUID] = []
     for idx in sc.requesters:
-        ids = np.array(idx)
-        order = ids[np.lexsort(([str(sc.target[i]) for i in ids], -scores[ids]))][:K]
-        shown.extend(sc.target[i] for i in order)
-        relevant = int(sc.mutual[ids].sum())
+        position = {served[i].user_id: i for i in idx}
+        top = [position[m.user_id] for m in reranker.top([served[i] for i in idx], K)]
+        shown.extend(sc.target[i] for i in top)
+        relevant = int(sc.mutual[idx].sum())
         if relevant:
-            hits = int(sc.mutual[order].sum())
-            precision.append(hits / min(K, len(ids)))
+            hits = int(sc.mutual[top].sum())
+            precision.append(hits / min(K, len(idx)))
             recall.append(hits / relevant)
     return _mean(precision), _mean(recall), shown
 
@@ -193,19 +207,20 @@ def evaluate_window(
     history: History,
     test: Sequence[Swipe],
     impressions: Sequence[tuple[UUID, UUID]],
-    settings: MatchingSettings,
+    reranker: Reranker,
     bins: int = 10,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(metrics, curves for the plots) of `model` on the held-out swipes `test`."""
-    sc = _score(model, history, test, settings)
+    """(metrics, curves for the plots) of `model` on the held-out swipes `test`, against
+    `reranker`'s weighted ranking (the serving one: live weights, threshold, event boost)."""
+    sc = _score(model, history, test, reranker)
     metrics: dict[str, Any] = like_metrics(sc.liked, sc.p_ab)
     metrics["weighted_like_auc"] = round(float(roc_auc_score(sc.liked, sc.weighted_ab)), 6)
     table = calibration_table(sc.liked, sc.p_ab, bins)
     metrics["like_ece"] = round(
         sum(b["count"] * abs(b["observed"] - b["mean_predicted"]) for b in table) / len(test), 6
     )
-    p, r, top = _ranking(sc, sc.learned)
-    wp, wr, wtop = _ranking(sc, sc.weighted)
+    p, r, top = _ranking(sc, sc.learned, reranker)
+    wp, wr, wtop = _ranking(sc, sc.weighted, reranker)
     exposure = {
         "impressions": _exposure([t for _, t in impressions], history.people),
         "top10": _exposure(top, history.people),
@@ -292,7 +307,7 @@ async def evaluate(settings: Settings, config: Mapping[str, Any] | None = None) 
             "need both likes and passes",
             {"test_swipes": len(test)},
         )
-    args = (history, test, impressions, settings.matching, cfg.calibration_bins)
+    args = (history, test, impressions, Reranker(settings), cfg.calibration_bins)
     metrics, curves = await asyncio.to_thread(evaluate_window, model, *args)
     result: dict[str, Any] = {"status": "evaluated", "model": model.version, "metrics": metrics}
     base = baseline_folder(registry, cfg.baseline, model.version)

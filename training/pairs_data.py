@@ -2,13 +2,15 @@
 
 Each swipe is a row for the direction swiper -> swiped: label 1 for like and super_like,
 0 for pass; a like that became a mutual match weighs more. Features come from the same
-`matching.core.ml.pairs.pair_matrix` that serving calls.
+`matching.core.ml.pairs.pair_matrix` that serving calls, with both people as the reranker
+saw them just before the swipe (`History.person_at`), not as they are now.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -24,6 +26,9 @@ _SWIPES = """
 SELECT swiper_id, swiped_id, action, created_at, updated_at FROM swipe_history
 ORDER BY created_at, swiper_id, swiped_id
 """
+# What moves profiles.last_active_at besides a swipe: a profile write (insert or update).
+_PROFILE_WRITES = "SELECT id, created_at, updated_at FROM profiles"
+_REGISTRATIONS = "SELECT user_id, event_id, registered_at FROM event_registrations"
 _MUTUAL = "SELECT user1_id, user2_id, created_at FROM user_matches WHERE status = 'mutual'"
 _IMPRESSIONS = """
 SELECT user_id, target_user_id FROM matching_analytics
@@ -54,6 +59,25 @@ class History:
     swipes: list[Swipe]
     mutual_since: dict[tuple[UUID, UUID], datetime]  # ordered pair -> when both liked
     dropped_swipes: int  # swipes naming someone without a profile or embedding
+    activity: dict[UUID, list[datetime]]  # recorded acts that set last_active_at, sorted
+    registrations: dict[UUID, dict[str, datetime]]  # user -> event id -> registered at
+
+    def person_at(self, user: UUID, at: datetime) -> Person:
+        """The person as serving held them just before `at`: last activity is the latest act
+        recorded before it (profile writes, own swipes), as serving's last_active_at was."""
+        person = self.people[user]
+        times = self.activity.get(user, [])
+        before = times[bisect_left(times, at) - 1] if times and times[0] < at else None
+        if person.last_active_at < at:  # nothing since: the stored value was the one then
+            before = person.last_active_at if before is None else max(before, person.last_active_at)
+        if before is None or before == person.last_active_at:
+            return person  # no act known before `at`: the profile was not there yet
+        return replace(person, last_active_at=before)
+
+    def shared_events(self, a: UUID, b: UUID, at: datetime) -> list[str]:
+        """Events both had registered for before `at` (serving's `shared_events` then)."""
+        mine, theirs = self.registrations.get(a, {}), self.registrations.get(b, {})
+        return sorted(e for e, t in mine.items() if t < at and theirs.get(e, at) < at)
 
     def similarities(self, a: UUID, others: Sequence[UUID]) -> np.ndarray:
         """Cosine similarity of a's embedding with each of the others'."""
@@ -121,7 +145,11 @@ async def load_history(conn: asyncpg.Connection, model_version: str) -> History:
         embeddings[p.person.user_id] = p.embedding.astype(np.float64) / (norm or 1.0)
     swipes, liked_at = [], {}
     rows = await conn.fetch(_SWIPES)
+    activity: dict[UUID, list[datetime]] = {}
+    for r in await conn.fetch(_PROFILE_WRITES):
+        activity[r["id"]] = [r["created_at"], r["updated_at"]]
     for r in rows:
+        activity.setdefault(r["swiper_id"], []).extend((r["created_at"], r["updated_at"]))
         if r["swiper_id"] not in people or r["swiped_id"] not in people:
             continue
         liked = r["action"] in LIKES
@@ -136,7 +164,12 @@ async def load_history(conn: asyncpg.Connection, model_version: str) -> History:
     for r in await conn.fetch(_MUTUAL):
         key = (r["user1_id"], r["user2_id"])
         mutual[key] = min(mutual.get(key, r["created_at"]), r["created_at"])
-    return History(people, embeddings, swipes, mutual, len(rows) - len(swipes))
+    registrations: dict[UUID, dict[str, datetime]] = {}
+    for r in await conn.fetch(_REGISTRATIONS):
+        registrations.setdefault(r["user_id"], {})[r["event_id"]] = r["registered_at"]
+    dropped = len(rows) - len(swipes)
+    times = {u: sorted(set(t)) for u, t in activity.items() if u in people}
+    return History(people, embeddings, swipes, mutual, dropped, times, registrations)
 
 
 async def load_impressions(
@@ -208,8 +241,8 @@ def build_rows(
         group = [ordered_by_time[i] for i in idx]
         blocks.append(
             pair_matrix(
-                history.people[swiper],
-                [history.people[s.swiped] for s in group],
+                [history.person_at(swiper, s.at) for s in group],
+                [history.person_at(s.swiped, s.at) for s in group],
                 history.similarities(swiper, [s.swiped for s in group]),
                 [known[i][0] for i in idx],
                 [known[i][1] for i in idx],

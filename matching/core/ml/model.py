@@ -156,14 +156,18 @@ class CompatibilityModel:
 
     def pair_rows(
         self,
-        a: Person,
+        a: Person | Sequence[Person],
         candidates: Sequence[Person],
         similarities: Sequence[float] | np.ndarray,
         now: datetime | Sequence[datetime],
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Feature rows for a -> b and for b -> a, with the stats as of the training cutoff."""
+        """Feature rows for a -> b and for b -> a, with the stats as of the training cutoff;
+        `a` may be one requester state per candidate (the evaluation's, as of each swipe)."""
         stats_b = [self._stats.get(b.user_id) for b in candidates]
-        stats_a = self.stats_for(a.user_id)
+        if isinstance(a, Person):
+            stats_a: UserStats | list[UserStats] = self.stats_for(a.user_id)
+        else:
+            stats_a = [self.stats_for(p.user_id) for p in a]
         return pair_matrices(a, candidates, similarities, stats_a, stats_b, now, self.params)
 
     def predict_both(
