@@ -27,8 +27,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
+from matching.core.events.kafka import create_producer
 from matching.core.settings import DatabaseSettings, KafkaSettings
 from matching.core.storage.db import connect
 from matching.core.storage.locks import Lock
@@ -118,7 +118,6 @@ class OutboxRelay:
             raise ValueError("DATABASE_URL is not set")
         self._db = database
         self._kafka = kafka
-        self._bootstrap = kafka.bootstrap_servers
         self._lock_key = lock_key
         self._election_interval_s = election_interval_s
         self._max_backoff_s = max_backoff_s
@@ -336,12 +335,9 @@ class OutboxRelay:
     async def _ensure_producer(self) -> Any:
         if self._producer is not None:
             return self._producer
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self._bootstrap,
+        producer = create_producer(
+            self._kafka,
             client_id="matching-outbox-relay",
-            acks="all",
-            # tansu cannot InitProducerId, and at-least-once + event_id dedup is the contract
-            enable_idempotence=False,
             linger_ms=5,
             request_timeout_ms=self._request_timeout_ms,
             key_serializer=_utf8,
