@@ -1,10 +1,12 @@
 """Deployment artifacts: KubeRay docs against the KubeRay CRDs, core kinds with
-kubernetes-validate, the Dockerfile with hadolint, and the Serve config inside the RayService."""
+kubernetes-validate, the Dockerfile with hadolint, and the Serve configs: serve_config.yaml and
+the RayService's serveConfigV2, which is generated from it (scripts/serve_config_v2.py)."""
 
 from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import json
 import os
 import shutil
@@ -13,6 +15,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -25,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.37.0"
 PIPELINE = {"Ingress", "Embedder", "Retriever", "Reranker"}
 SECRET_ENV = {"DATABASE_URL": "postgresql://u@db/matching", "REDIS_URL": "redis://redis:6379/0"}
+# What Serve needs (Ray's controller and proxy ask for none) must leave room on 2 cores.
+TWO_CORE_BUDGET = 1.8
 
 Doc = dict[str, Any]
 
@@ -119,6 +124,26 @@ def _serve_config() -> Doc:
     return config
 
 
+def _serve_config_yaml() -> Doc:
+    config = yaml.safe_load((ROOT / "serve_config.yaml").read_text())
+    assert isinstance(config, dict)
+    return config
+
+
+SERVE_CONFIGS = {"serve_config.yaml": _serve_config_yaml, "serveConfigV2": _serve_config}
+
+
+@functools.cache
+def _generator() -> ModuleType:
+    """scripts/serve_config_v2.py, which is a script, not part of the package."""
+    path = ROOT / "scripts" / "serve_config_v2.py"
+    spec = importlib.util.spec_from_file_location("serve_config_v2", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _ray_pod_specs() -> list[Doc]:
     cluster = _rayservice()["spec"]["rayClusterConfig"]
     groups = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
@@ -184,8 +209,9 @@ def test_dockerfile_passes_hadolint() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_serve_config_runs_the_pipeline_app() -> None:
-    (app,) = _serve_config()["applications"]
+@pytest.mark.parametrize("source", SERVE_CONFIGS)
+def test_serve_config_runs_the_pipeline_app(source: str) -> None:
+    (app,) = SERVE_CONFIGS[source]()["applications"]
     assert app["import_path"] == "serve_app.app:build_app"
     assert app["route_prefix"] == "/"
     assert app["args"] == {"composition": "pipeline"}
@@ -200,19 +226,81 @@ def test_serve_config_runs_the_pipeline_app() -> None:
     assert deployments["Embedder"]["ray_actor_options"].get("num_gpus", 0) == 0
 
 
-def test_serve_config_matches_ray_serve_schema() -> None:
+@pytest.mark.parametrize("source", SERVE_CONFIGS)
+def test_serve_config_matches_ray_serve_schema(source: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # ray's own pydantic usage
         from ray.serve.config import AutoscalingConfig
         from ray.serve.schema import DeploymentSchema, ServeDeploySchema
 
-    ServeDeploySchema.model_validate(_serve_config())
+    config = SERVE_CONFIGS[source]()
+    ServeDeploySchema.model_validate(config)
     # DeploymentSchema ignores unknown keys; catch typos here.
     known = set(DeploymentSchema.model_fields)
-    for d in _serve_config()["applications"][0]["deployments"]:
+    for d in config["applications"][0]["deployments"]:
         assert set(d) <= known, set(d) - known
         scaling = AutoscalingConfig.model_validate(d["autoscaling_config"])
         assert scaling.target_ongoing_requests <= d["max_ongoing_requests"]
+
+
+def test_serve_config_yaml_starts_on_two_cores() -> None:
+    (app,) = _serve_config_yaml()["applications"]
+    asked = sum(
+        d["autoscaling_config"]["min_replicas"] * d["ray_actor_options"]["num_cpus"]
+        for d in app["deployments"]
+    )
+    assert asked <= TWO_CORE_BUDGET
+    assert all("num_gpus" not in d["ray_actor_options"] for d in app["deployments"])
+
+
+def test_serve_config_v2_is_serve_config_yaml_plus_the_cluster_overlay() -> None:
+    gen = _generator()
+    expected = gen.serve_config_v2(_serve_config_yaml())
+    drift = gen.differences(expected, _serve_config())
+    assert drift == [], "run `python scripts/serve_config_v2.py`:\n" + "\n".join(drift)
+    assert gen.embedded((ROOT / "k8s" / "rayservice.yaml").read_text()) == _serve_config()
+
+
+def test_drift_is_reported_by_field() -> None:
+    gen = _generator()
+    drifted = copy.deepcopy(_serve_config())
+    drifted["applications"][0]["deployments"][0]["max_ongoing_requests"] += 1
+    del drifted["logging_config"]
+    drift = gen.differences(gen.serve_config_v2(_serve_config_yaml()), drifted)
+    assert [line.split(":")[0] for line in drift] == [
+        ".applications[matching].deployments[Ingress].max_ongoing_requests",
+        ".logging_config",
+    ]
+
+
+def test_the_cluster_overlay_only_sizes_replicas_and_pins_versions() -> None:
+    overlay = _generator().CLUSTER_OVERLAY
+    assert set(overlay) <= PIPELINE
+    for changes in overlay.values():
+        assert set(changes) <= {"ray_actor_options", "user_config"}
+        assert set(changes.get("user_config", {})) <= {"model_version", "index_version"}
+    with pytest.raises(ValueError, match="Ranker"):
+        _generator().serve_config_v2(_serve_config_yaml(), {"Ranker": {}})
+
+
+def test_rewriting_the_manifest_changes_only_serve_config_v2() -> None:
+    gen = _generator()
+    text = (ROOT / "k8s" / "rayservice.yaml").read_text()
+    config = gen.serve_config_v2(_serve_config_yaml())
+    assert gen.rewritten(text, config) == text  # the committed file is the script's output
+    changed = copy.deepcopy(config)
+    changed["applications"][0]["deployments"][1]["ray_actor_options"]["num_cpus"] = 3
+    out = gen.rewritten(text, changed)
+    assert gen.embedded(out) == changed
+    assert gen.rewritten(out, config) == text  # and the rest of the file is untouched
+
+
+@pytest.mark.parametrize("source", SERVE_CONFIGS)
+def test_serve_config_env_is_valid_for_settings(source: str) -> None:
+    from matching.core.settings import Settings
+
+    env = dict(SERVE_CONFIGS[source]()["applications"][0]["runtime_env"]["env_vars"])
+    Settings.from_env(env | SECRET_ENV)
 
 
 def test_app_env_is_valid_for_settings() -> None:
