@@ -34,6 +34,7 @@ class Services:
 
 def build_services(resources: Resources, modes: Sequence[ModeName] = ("discovery",)) -> Services:
     enabled: tuple[Mode, ...] = tuple(MODES[name](resources) for name in modes)
+    resources.erasure_steps = tuple(step for mode in enabled for step in mode.erasure_steps)
     counters = [c for mode in enabled for c in mode.counters]
     return Services(
         resources=resources,

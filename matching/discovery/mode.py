@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from matching.core.api.health import Counter
 from matching.core.api.resources import Resources
+from matching.core.storage.erasure import ErasureStep
+from matching.discovery.erasure import DiscoveryErasure
 from matching.discovery.interactions import InteractionService
 from matching.discovery.routes import (
     analytics,
@@ -32,6 +34,7 @@ class Discovery:
 
     name = "discovery"
     counters: tuple[Counter, ...] = (analytics_store.counts,)
+    erasure_steps: tuple[ErasureStep, ...] = (DiscoveryErasure(),)
 
     def __init__(self, resources: Resources) -> None:
         self._r = resources

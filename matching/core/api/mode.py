@@ -1,5 +1,6 @@
-"""What a matching mode gives the application: its routes, its counts for /health and its
-periodic maintenance. The builder enables modes by name (`AppArgs.modes`)."""
+"""What a matching mode gives the application: its routes, its counts for /health, its
+part of erasing a person and its periodic maintenance. The builder enables modes by name
+(`AppArgs.modes`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any, Protocol
 from fastapi import FastAPI
 
 from matching.core.api.health import Counter
+from matching.core.storage.erasure import ErasureStep
 
 
 class Mode(Protocol):
@@ -19,6 +21,10 @@ class Mode(Protocol):
     @property
     def counters(self) -> Sequence[Counter]:
         """Live counts the mode adds to /health."""
+
+    @property
+    def erasure_steps(self) -> Sequence[ErasureStep]:
+        """What erasing a person must also do for this mode (run by every delete path)."""
 
     def mount(self, app: FastAPI) -> None:
         """Put the mode's services on `app.state` and include its routers."""

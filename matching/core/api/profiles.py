@@ -14,6 +14,7 @@ from matching.core.domain.profile import Profile
 from matching.core.domain.text import profile_text
 from matching.core.storage import features as features_store
 from matching.core.storage import profiles
+from matching.core.storage.erasure import erase_person
 
 
 class ProfileService:
@@ -44,9 +45,12 @@ class ProfileService:
         return found
 
     async def delete(self, user_id: UUID) -> None:
+        """Erase the person (the same erasure as Kafka's user.deleted), then sync."""
+        topic = self._r.settings.kafka.matching_topic
         async with self._r.connection() as conn:
-            if not await profiles.delete_profile(conn, user_id):
-                raise NotFound("user_id", f"no profile {user_id}")
+            erased = await erase_person(conn, user_id, topic, self._r.erasure_steps)
+        if erased is None:
+            raise NotFound("user_id", f"no profile {user_id}")
         await self._r.profile_changed(user_id)
 
     async def features(self, user_id: UUID) -> dict[str, Any]:

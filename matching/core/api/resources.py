@@ -15,6 +15,7 @@ from matching.core.cache.ratelimit import Endpoint, RateLimiter
 from matching.core.settings import Settings
 from matching.core.stages import Stage
 from matching.core.storage.db import create_pool
+from matching.core.storage.erasure import ErasureStep
 from matching.core.storage.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,9 @@ class Resources:
         self.feature_cache = FeatureCache(self.redis, settings.redis)
         self.limiter = RateLimiter(self.redis, settings.redis)
         self.model_version = ""  # the embedder's: stored with every vector written here
+        # The enabled modes' parts of an erasure, set by the builder: every delete path
+        # (the API, the event consumer) erases with this one list.
+        self.erasure_steps: tuple[ErasureStep, ...] = ()
 
     async def start(self) -> None:
         self._pool = await create_pool(self.settings.database)
@@ -83,7 +87,7 @@ class Resources:
             log.warning("retriever catch-up failed; it will replay on next search", exc_info=True)
 
     async def profile_changed(self, user_id: UUID) -> None:
-        """A profile changed or went away outside the API (the event consumer)."""
+        """After a profile write or an erasure committed: sync the index, drop caches."""
         await self.sync_retriever()
         await self.forget(user_id)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -140,6 +140,43 @@ async def delete_profile(conn: asyncpg.Connection, user_id: UUID) -> bool:
             return False
         await log_change(conn, user_id, "delete")
     return True
+
+
+class StoredVector(NamedTuple):
+    """A person's stored embedding and the model version that made it."""
+
+    embedding: bytes | None
+    model_version: str | None
+
+
+_VECTOR = "SELECT embedding, model_version FROM user_features WHERE user_id = $1"
+
+
+async def stored_vector(conn: asyncpg.Connection, user_id: UUID) -> StoredVector | None:
+    row = await conn.fetchrow(_VECTOR, user_id)
+    return None if row is None else StoredVector(row["embedding"], row["model_version"])
+
+
+async def lock_profile(conn: asyncpg.Connection, user_id: UUID) -> bool:
+    """Lock the profile row until the transaction ends; False: no such profile."""
+    # Rows that reference the profile (a new match, a swipe) wait for this lock, then fail.
+    found = await conn.fetchval("SELECT 1 FROM profiles WHERE id = $1 FOR UPDATE", user_id)
+    return found is not None
+
+
+async def lock_person(
+    conn: asyncpg.Connection, user_id: UUID
+) -> tuple[Profile, StoredVector | None] | None:
+    """Lock the person's rows in the order upsert_profile writes them and read them as
+    locked (until the transaction ends); None: no such profile."""
+    if not await lock_profile(conn, user_id):
+        return None
+    await conn.execute("SELECT 1 FROM matching_preferences WHERE user_id = $1 FOR UPDATE", user_id)
+    row = await conn.fetchrow(_VECTOR + " FOR UPDATE", user_id)
+    profile = await get_profile(conn, user_id)
+    assert profile is not None  # its row is locked
+    vector = None if row is None else StoredVector(row["embedding"], row["model_version"])
+    return profile, vector
 
 
 def _preferences_from_row(row: asyncpg.Record) -> Preferences:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -95,6 +96,35 @@ def pair_key(a: UUID, b: UUID) -> str:
 async def lock_pair(conn: asyncpg.Connection, a: UUID, b: UUID) -> None:
     """Serialise writers of one pair until the end of the caller's transaction."""
     await lock_pair_for_transaction(conn, pair_key(a, b))
+
+
+async def lock_pairs(conn: asyncpg.Connection, pairs: Iterable[tuple[UUID, UUID]]) -> None:
+    """Lock several pairs in key order, so two callers locking overlapping pairs cannot
+    deadlock; a pair this transaction holds already is taken again at no cost."""
+    keyed = {pair_key(a, b): (a, b) for a, b in pairs}
+    for key in sorted(keyed):
+        await lock_pair(conn, *keyed[key])
+
+
+async def open_pairs_of(conn: asyncpg.Connection, user_id: UUID) -> list[tuple[UUID, UUID]]:
+    """The pairs of the person's pending and mutual matches."""
+    rows = await conn.fetch(
+        "SELECT user1_id, user2_id FROM user_matches "
+        "WHERE (user1_id = $1 OR user2_id = $1) AND status = ANY($2::text[])",
+        user_id,
+        list(OPEN_STATUSES),
+    )
+    return [(r["user1_id"], r["user2_id"]) for r in rows]
+
+
+async def lock_matches_of(conn: asyncpg.Connection, user_id: UUID) -> list[Match]:
+    """All the person's matches, oldest id first, row-locked until the transaction ends."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM user_matches WHERE user1_id = $1 OR user2_id = $1 "
+        "ORDER BY id FOR UPDATE",
+        user_id,
+    )
+    return [match_from_row(r) for r in rows]
 
 
 def status_event(match: Match, old_status: str, updated_by: UUID | None) -> dict[str, Any]:
