@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from matching.core.events.consumer import EventConsumer
+from matching.core.events.handlers import EventHandlers
 from matching.core.events.relay import OutboxRelay
 from matching.core.storage.locks import Lock, try_session_lock
 from serve_app.services import Services
@@ -27,7 +29,7 @@ class BackgroundWork:
     def __init__(self, services: Services) -> None:
         self._services = services
         self._relay: OutboxRelay | None = None
-        self._consumer: Any = None
+        self._consumer: EventConsumer | None = None
         self._maintenance: asyncio.Task[None] | None = None
         self._last_maintenance: dict[str, Any] = {}
 
@@ -35,18 +37,17 @@ class BackgroundWork:
         resources = self._services.resources
         settings = resources.settings
         if settings.kafka.bootstrap_servers:
-            from matching.core.events.consumer import EventConsumer
-
             self._relay = OutboxRelay(settings.database, settings.kafka)
             await self._relay.start()
-            self._consumer = EventConsumer(
-                settings,
+            handlers = EventHandlers(
                 resources.pool,
                 self._embed,
                 resources.model_version,
+                topic=settings.kafka.matching_topic,
+                erasure_steps=resources.erasure_steps,  # the API's DELETE erases with these
                 on_profile_changed=resources.profile_changed,
-                on_user_deleted=resources.profile_changed,
             )
+            self._consumer = EventConsumer(settings.kafka, resources.pool, handlers.as_mapping())
             self._consumer.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="maintenance")
         self._services.health.background = self.info

@@ -22,10 +22,12 @@ from deployments.embedder import Embedder
 from matching.core.domain.profile import ProfileIn
 from matching.core.domain.text import profile_text
 from matching.core.events.consumer import EventConsumer
+from matching.core.events.handlers import EventHandlers
 from matching.core.settings import Settings
 from matching.core.storage.db import create_pool
 from matching.core.storage.profiles import get_profile, upsert_profile
 from matching.devtools.services import TansuBroker, free_port
+from matching.discovery.erasure import DiscoveryErasure
 from tests.support import profile_body
 
 TOPICS = {"user.events": 1, "event.events": 1, "matching.errors": 1, "matching.events": 1}
@@ -78,36 +80,33 @@ async def producer(kafka: TansuBroker) -> AsyncIterator[AIOKafkaProducer]:
 
 
 class Consumers:
-    """Starts consumers that record their callbacks; stops them all at teardown."""
+    """Starts consumers (the service's handlers, discovery's erasure) that record their
+    after-commit callbacks; stops them all at teardown."""
 
     def __init__(self, database_url: str, kafka: TansuBroker, embedder: Embedder) -> None:
         self.settings = _settings(database_url, kafka)
         self.embedder = embedder
         self.changed: list[UUID] = []
-        self.deleted: list[UUID] = []
         self._started: list[EventConsumer] = []
 
     def start(
         self, pool: asyncpg.Pool, embed: Callable[[str], Awaitable[np.ndarray]] | None = None
     ) -> EventConsumer:
-        consumer = EventConsumer(
-            self.settings,
+        handlers = EventHandlers(
             pool,
             embed or self.embedder.embed,
             self.embedder.model_version,
+            topic=self.settings.kafka.matching_topic,
+            erasure_steps=(DiscoveryErasure(),),
             on_profile_changed=self._changed,
-            on_user_deleted=self._deleted,
-            **FAST,
         )
+        consumer = EventConsumer(self.settings.kafka, pool, handlers.as_mapping(), **FAST)
         consumer.start()
         self._started.append(consumer)
         return consumer
 
     async def _changed(self, user_id: UUID) -> None:
         self.changed.append(user_id)
-
-    async def _deleted(self, user_id: UUID) -> None:
-        self.deleted.append(user_id)
 
     async def stop_all(self) -> None:
         for consumer in self._started:
@@ -400,7 +399,7 @@ async def test_delete_erases_everywhere_and_writes_notices(
         )
         == "delete"
     )
-    await eventually(lambda: _is(consumers.deleted == [a]), "on_user_deleted")
+    await eventually(lambda: _is(consumers.changed == [a]), "on_profile_changed")
 
     rows = await pool.fetch(
         "SELECT topic, message_key, event_type, payload FROM event_outbox ORDER BY id"

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 
 from deployments.embedder import Embedder
 from matching.core.events.consumer import EventConsumer
+from matching.core.events.handlers import EventHandlers
 from matching.core.settings import Settings
 from matching.devtools.services import TansuBroker
 from tests.integration.conftest import REDIS_URL, start_app, stop_app
@@ -42,13 +43,18 @@ async def test_user_deleted_event_erases_everywhere(
             }
         )
         app = await start_app(settings, embedder)
-        consumer = EventConsumer(
-            settings,
+        handlers = EventHandlers(
             app.resources.pool,
             embedder.embed,
             embedder.model_version,
+            topic=settings.kafka.matching_topic,
+            erasure_steps=app.resources.erasure_steps,
             on_profile_changed=app.resources.profile_changed,
-            on_user_deleted=app.resources.profile_changed,
+        )
+        consumer = EventConsumer(
+            settings.kafka,
+            app.resources.pool,
+            handlers.as_mapping(),
             session_timeout_ms=1000,
             heartbeat_interval_ms=100,
             rebalance_timeout_ms=1000,

@@ -1,11 +1,12 @@
-"""Applies the platform's events (user.events, event.events) to the matching database.
+"""The consumer loop: reads the platform's topics (user.events, event.events) and hands each
+record to the handler of its event type (`matching.core.events.handlers`).
 
-Each record is settled in partition order: applied (its database work and its inbox row
-commit in one transaction), skipped (a duplicate, or an event type this service ignores), or
-dead-lettered to `errors_topic`. Offsets are committed only for settled records, after each
-partition's slice of a fetch; a record that fails for a transient reason (database, model or
-broker down) is not committed but sought back to and retried after a backoff.
-"""
+Each record is settled in partition order: applied (its handler's database work and its
+inbox row commit in one transaction), skipped (a duplicate, or an event type no handler
+takes), or dead-lettered to `errors_topic`. Offsets are committed only for settled records,
+after each partition's slice of a fetch; a record that fails for a transient reason
+(database, model or broker down) is not committed but sought back to and retried after a
+backoff."""
 
 from __future__ import annotations
 
@@ -15,42 +16,28 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
-from uuid import UUID
+from typing import Any, Protocol
 
 import asyncpg
-import numpy as np
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import (
     CommitFailedError,
     IllegalStateError,
     KafkaError,
     MessageSizeTooLargeError,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from matching.core.domain.profile import Profile, ProfileIn, Tags
-from matching.core.domain.text import profile_text
-from matching.core.settings import Settings
+from matching.core.events.kafka import create_producer
+from matching.core.settings import KafkaSettings
 from matching.core.storage import inbox
-from matching.core.storage.outbox import enqueue
-from matching.core.storage.profiles import delete_profile, get_profile, upsert_profile
-from matching.discovery.storage.matches import OPEN_STATUSES, STATUS_UPDATED, lock_pair, pair_key
 
 log = logging.getLogger(__name__)
 
-Embed = Callable[[str], Awaitable[np.ndarray]]
-UserCallback = Callable[[UUID], Awaitable[None]]
-M = TypeVar("M", bound=BaseModel)
-
-_EDITABLE = frozenset(ProfileIn.model_fields)
-USER_ERASED = "user.erased"
 _MAX_ERROR_CHARS = 2000
 _MAX_PAYLOAD_CHARS = 64 * 1024
-_STALE_RETRIES = 3
 # Dependencies being down, or a lost race: retry the same record, never dead-letter it.
 # UndefinedTableError: a migration not applied yet.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -92,38 +79,19 @@ class Transient(Exception):
     """Retry the same record later (the model is down, the profile kept changing)."""
 
 
-class _Stale(Exception):
-    """The profile changed between reading it and writing the update."""
-
-
-class _Event(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-
-class UserUpdated(_Event):
-    user_id: UUID
-    updated_fields: list[str] | None = None  # default: the keys of new_values
-    new_values: dict[str, Any]
-
-
-class UserDeleted(_Event):
-    user_id: UUID
-
-
-class RegistrationCreated(_Event):
-    event_id: str = Field(min_length=1, max_length=200)
-    user_id: UUID
-    event_category: str | None = Field(default=None, max_length=100)
-    event_tags: Tags = Field(default_factory=list)
-    registered_at: datetime | None = None
-    timestamp: datetime | None = None
+AfterCommit = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class _Outcome:
+class Outcome:
+    """What a handler did with a record it settled."""
+
     applied: bool  # False: a duplicate (the inbox had it)
-    changed: UUID | None = None
-    deleted: UUID | None = None
+    # Runs once the handler's transaction committed (and for a duplicate: at least once).
+    after_commit: AfterCommit | None = None
+
+
+Handler = Callable[[Record, dict[str, Any]], Awaitable[Outcome]]
 
 
 @dataclass(slots=True)
@@ -134,38 +102,6 @@ class _Stats:
     dead_lettered: int = 0
     retries: int = 0
     last_error: str | None = None
-
-
-def _parse(model: type[M], event: Mapping[str, Any]) -> M:
-    try:
-        return model.model_validate(event)
-    except ValidationError as exc:
-        missing = any(e["type"] == "missing" for e in exc.errors())
-        raise Rejected("missing_field" if missing else "invalid_value", str(exc)) from exc
-
-
-def apply_update(current: ProfileIn, fields: Sequence[str], values: Mapping[str, Any]) -> ProfileIn:
-    """`current` with `fields` set from `values`; `preferences` merges into the stored ones."""
-    unknown = sorted(set(fields) - _EDITABLE)
-    if unknown:
-        raise Rejected("unknown_field", f"not editable profile fields: {', '.join(unknown)}")
-    missing = sorted(f for f in fields if f not in values)
-    if missing:
-        raise Rejected("missing_field", f"no new_values for: {', '.join(missing)}")
-    data = _editable(current, mode="json")
-    for name in fields:
-        value = values[name]
-        if name == "preferences" and isinstance(value, Mapping):
-            value = {**data["preferences"], **value}
-        data[name] = value
-    try:
-        return ProfileIn.model_validate(data)
-    except ValidationError as exc:
-        raise Rejected("invalid_value", str(exc)) from exc
-
-
-def _editable(profile: ProfileIn, mode: str = "python") -> dict[str, Any]:
-    return profile.model_dump(include=set(_EDITABLE), mode=mode)
 
 
 def decode_event(value: bytes | None) -> dict[str, Any]:
@@ -208,66 +144,18 @@ def dead_letter_body(record: Record, reason: str, error: str, group: str) -> dic
     return body
 
 
-_FEATURES = "SELECT embedding, model_version FROM user_features WHERE user_id = $1"
-_LIVE_MATCHES = """
-SELECT user1_id, user2_id, status FROM user_matches
-WHERE (user1_id = $1 OR user2_id = $1) AND status = ANY($2::text[])
-"""
-_USER_MATCHES = """
-SELECT id, user1_id, user2_id, status FROM user_matches
-WHERE user1_id = $1 OR user2_id = $1 ORDER BY id FOR UPDATE
-"""
-_UPSERT_REGISTRATION = """
-INSERT INTO event_registrations (event_id, user_id, event_category, event_tags, registered_at)
-VALUES ($1, $2, $3, $4, coalesce($5, now()))
-ON CONFLICT (event_id, user_id) DO UPDATE SET
-    event_category = EXCLUDED.event_category, event_tags = EXCLUDED.event_tags
-"""
-
-
-async def _lock_pairs(
-    conn: asyncpg.Connection, matches: Sequence[asyncpg.Record], held: frozenset[str]
-) -> frozenset[str]:
-    """Take the pair locks of the open `matches` not `held` yet, in key order; all held now."""
-    pairs = {
-        pair_key(m["user1_id"], m["user2_id"]): (m["user1_id"], m["user2_id"])
-        for m in matches
-        if m["status"] in OPEN_STATUSES
-    }
-    for key in sorted(pairs.keys() - held):
-        await lock_pair(conn, *pairs[key])
-    return held | frozenset(pairs)
-
-
-async def _unchanged_since(
-    conn: asyncpg.Connection, read: Profile, features: asyncpg.Record | None
-) -> bool:
-    """Lock the person's rows (the order upsert_profile writes them) and check that the
-    profile and embedding are still what the update was computed from."""
-    uid = read.id
-    if await conn.fetchval("SELECT 1 FROM profiles WHERE id = $1 FOR UPDATE", uid) is None:
-        raise Rejected("unknown_user", f"profile {uid} was deleted meanwhile")
-    await conn.execute("SELECT 1 FROM matching_preferences WHERE user_id = $1 FOR UPDATE", uid)
-    now = await conn.fetchrow(_FEATURES + " FOR UPDATE", uid)
-    locked = await get_profile(conn, uid)
-    assert locked is not None
-    same_features = (now is None and features is None) or (
-        now is not None and features is not None and tuple(now) == tuple(features)
-    )
-    return same_features and _editable(locked) == _editable(read)
-
-
 class EventConsumer:
-    """Consumes the platform topics in group `consumer_group`; see the module docstring."""
+    """Consumes the platform topics in group `consumer_group`; see the module docstring.
+
+    `handlers` maps each event type to its handler; `pool` holds the handlers' inbox,
+    which the loop prunes of rows older than `inbox_retention`.
+    """
 
     def __init__(
         self,
-        settings: Settings,
+        kafka: KafkaSettings,
         pool: asyncpg.Pool,
-        embed: Embed,
-        model_version: str,
-        on_profile_changed: UserCallback | None = None,
-        on_user_deleted: UserCallback | None = None,
+        handlers: Mapping[str, Handler],
         *,
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
@@ -280,15 +168,11 @@ class EventConsumer:
         inbox_retention: timedelta | None = timedelta(days=14),
         db_timeout_s: float = 10.0,
     ) -> None:
-        kafka = settings.kafka
         if not kafka.bootstrap_servers:
             raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set")
         self._kafka = kafka
         self._pool = pool
-        self._embed = embed
-        self._model_version = model_version
-        self._on_profile_changed = on_profile_changed
-        self._on_user_deleted = on_user_deleted
+        self._handlers = dict(handlers)
         self._consumer_options: dict[str, Any] = {
             "session_timeout_ms": session_timeout_ms,
             "heartbeat_interval_ms": heartbeat_interval_ms,
@@ -301,11 +185,6 @@ class EventConsumer:
         self._max_attempts = max_attempts
         self._inbox_retention = inbox_retention
         self._db_timeout_s = db_timeout_s
-        self._handlers: dict[str, Callable[[Record, dict[str, Any]], Awaitable[_Outcome]]] = {
-            "user.updated": self._user_updated,
-            "user.deleted": self._user_deleted,
-            "event.registration.created": self._registration_created,
-        }
         self._stats = _Stats()
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -382,7 +261,7 @@ class EventConsumer:
             auto_offset_reset="earliest",
             **self._consumer_options,
         )
-        producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap_servers, acks="all")
+        producer = create_producer(kafka, client_id="matching-event-consumer")
         try:
             await producer.start()
             await consumer.start()
@@ -468,9 +347,8 @@ class EventConsumer:
             self._stats.processed += 1
         else:
             self._stats.duplicates += 1
-        # At least once: a crash between the commit and here re-runs them on the duplicate.
-        await self._notify(self._on_profile_changed, outcome.changed)
-        await self._notify(self._on_user_deleted, outcome.deleted)
+        # At least once: a crash between the commit and here re-runs it on the duplicate.
+        await self._after_commit(outcome.after_commit)
 
     async def _dead_letter(self, producer: Any, record: Record, reason: str, error: str) -> None:
         body = dead_letter_body(record, reason, error, self._kafka.consumer_group)
@@ -492,155 +370,15 @@ class EventConsumer:
             error[:200],
         )
 
-    # -- handlers: each claims the record in the inbox in the transaction of its own work
-    async def _user_updated(self, record: Record, event: dict[str, Any]) -> _Outcome:
-        update = _parse(UserUpdated, event)
-        uid = update.user_id
-        fields = update.updated_fields
-        fields = list(update.new_values) if fields is None else fields
-        message_id = inbox.message_id(event, record.topic, record.partition, record.offset)
-        for _ in range(_STALE_RETRIES):
-            async with self._pool.acquire(timeout=self._db_timeout_s) as conn:
-                if await inbox.seen(conn, message_id):
-                    return _Outcome(applied=False, changed=uid)
-                current = await get_profile(conn, uid)
-                stored = await conn.fetchrow(_FEATURES, uid)
-            if current is None:
-                raise Rejected("unknown_user", f"no profile {uid}")
-            profile = apply_update(current, fields, update.new_values)
-            embedding, fresh = await self._embedding(current, profile, stored)
-            # an update that changes nothing writes only its inbox row (no index churn)
-            write = fresh or profile.model_dump() != _editable(current)
-            try:
-                async with self._pool.acquire(timeout=self._db_timeout_s) as conn:
-                    return await self._write_update(
-                        conn,
-                        record,
-                        message_id,
-                        current,
-                        stored,
-                        profile if write else None,
-                        embedding,
-                    )
-            except _Stale:
-                continue
-        raise Transient(f"profile {uid} kept changing while the update was applied")
-
-    async def _write_update(
-        self,
-        conn: asyncpg.Connection,
-        record: Record,
-        message_id: str,
-        current: Profile,
-        stored: asyncpg.Record | None,
-        profile: ProfileIn | None,
-        embedding: np.ndarray,
-    ) -> _Outcome:
-        async with conn.transaction():
-            if not await self._claim(conn, record, message_id, "user.updated"):
-                return _Outcome(applied=False, changed=current.id)
-            if not await _unchanged_since(conn, current, stored):
-                raise _Stale
-            if profile is None:
-                return _Outcome(applied=True)
-            await upsert_profile(conn, current.id, profile, embedding, self._model_version)
-        return _Outcome(applied=True, changed=current.id)
-
-    async def _embedding(
-        self, current: Profile, profile: ProfileIn, stored: asyncpg.Record | None
-    ) -> tuple[np.ndarray, bool]:
-        """The stored vector when the embedded text is unchanged, else a new one (True)."""
-        text = profile_text(profile)
-        if (
-            stored is not None
-            and stored["embedding"] is not None
-            and stored["model_version"] == self._model_version
-            and text == profile_text(current)
-        ):
-            return np.frombuffer(stored["embedding"], dtype="<f4"), False
-        try:
-            return await self._embed(text), True
-        except Exception as exc:  # the model is a dependency like the database
-            raise Transient(f"embedding failed: {exc!r}") from exc
-
-    async def _user_deleted(self, record: Record, event: dict[str, Any]) -> _Outcome:
-        uid = _parse(UserDeleted, event).user_id
-        message_id = inbox.message_id(event, record.topic, record.partition, record.offset)
-        async with self._pool.acquire(timeout=self._db_timeout_s) as conn, conn.transaction():
-            if not await self._claim(conn, record, message_id, "user.deleted"):
-                return _Outcome(applied=False, deleted=uid)
-            # Lock order of matches.py: pair locks, then rows. The profile row lock also stops
-            # new matches (their foreign-key check waits for it, then fails).
-            live = await conn.fetch(_LIVE_MATCHES, uid, list(OPEN_STATUSES))
-            held = await _lock_pairs(conn, live, frozenset())
-            if await conn.fetchval("SELECT 1 FROM profiles WHERE id = $1 FOR UPDATE", uid) is None:
-                return _Outcome(applied=True, deleted=uid)  # deleted before, or never known
-            matches = await conn.fetch(_USER_MATCHES, uid)
-            await _lock_pairs(conn, matches, held)  # any opened since the first read
-            await self._announce_erasure(conn, uid, matches)
-            await delete_profile(conn, uid)  # last: it takes the change-log lock
-        return _Outcome(applied=True, deleted=uid)
-
-    async def _announce_erasure(
-        self, conn: asyncpg.Connection, uid: UUID, matches: list[asyncpg.Record]
-    ) -> None:
-        """Outbox notices in the deleting transaction: open matches end, the user is gone."""
-        topic = self._kafka.matching_topic
-        for m in matches:
-            if m["status"] not in OPEN_STATUSES:
-                continue
-            notice = {  # the fields of matches.status_event, plus why
-                "match_id": str(m["id"]),
-                "user1_id": str(m["user1_id"]),
-                "user2_id": str(m["user2_id"]),
-                "old_status": m["status"],
-                "new_status": "declined",
-                "updated_by": None,
-                "reason": "user_deleted",
-            }
-            key = pair_key(m["user1_id"], m["user2_id"])
-            await enqueue(conn, topic, key, STATUS_UPDATED, notice)
-        erased = {"user_id": str(uid), "match_ids": [str(m["id"]) for m in matches]}
-        await enqueue(conn, topic, str(uid), USER_ERASED, erased)
-
-    async def _registration_created(self, record: Record, event: dict[str, Any]) -> _Outcome:
-        reg = _parse(RegistrationCreated, event)
-        # event_id here names the event registered for, not the message
-        message_id = inbox.message_id(
-            event, record.topic, record.partition, record.offset, id_field="message_id"
-        )
-        async with self._pool.acquire(timeout=self._db_timeout_s) as conn, conn.transaction():
-            if not await self._claim(conn, record, message_id, "event.registration.created"):
-                return _Outcome(applied=False)
-            try:
-                await conn.execute(
-                    _UPSERT_REGISTRATION,
-                    reg.event_id,
-                    reg.user_id,
-                    reg.event_category,
-                    reg.event_tags,
-                    reg.registered_at or reg.timestamp,
-                )
-            except asyncpg.ForeignKeyViolationError as exc:
-                raise Rejected("unknown_user", f"no profile {reg.user_id}") from exc
-        return _Outcome(applied=True)
-
     # -- helpers
     @staticmethod
-    async def _claim(
-        conn: asyncpg.Connection, record: Record, message_id: str, event_type: str
-    ) -> bool:
-        return await inbox.claim(
-            conn, message_id, record.topic, record.partition, record.offset, event_type
-        )
-
-    async def _notify(self, callback: UserCallback | None, user_id: UUID | None) -> None:
-        if callback is None or user_id is None:
+    async def _after_commit(callback: AfterCommit | None) -> None:
+        if callback is None:
             return
         try:
-            await callback(user_id)
+            await callback()
         except Exception:  # the change is committed; the index also replays index_changes
-            log.exception("consumer callback failed for %s", user_id)
+            log.exception("consumer after-commit callback failed")
 
     async def _commit(self, consumer: Any, tp: TopicPartition, offset: int) -> None:
         try:

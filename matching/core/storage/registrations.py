@@ -3,9 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
+
+_UPSERT = """
+INSERT INTO event_registrations (event_id, user_id, event_category, event_tags, registered_at)
+VALUES ($1, $2, $3, $4, coalesce($5, now()))
+ON CONFLICT (event_id, user_id) DO UPDATE SET
+    event_category = EXCLUDED.event_category, event_tags = EXCLUDED.event_tags
+"""
+
+
+async def upsert_registration(
+    conn: asyncpg.Connection,
+    event_id: str,
+    user_id: UUID,
+    category: str | None,
+    tags: Sequence[str],
+    registered_at: datetime | None,
+) -> None:
+    """Record that the user registered for `event_id` (again: category and tags change, the
+    first registration time stays). Raises ForeignKeyViolationError if there is no profile."""
+    await conn.execute(_UPSERT, event_id, user_id, category, list(tags), registered_at)
 
 
 async def shared_events(
