@@ -30,33 +30,13 @@ import asyncpg
 
 from matching.core.events.kafka import create_producer
 from matching.core.settings import DatabaseSettings, KafkaSettings
+from matching.core.storage import outbox
 from matching.core.storage.db import connect
 from matching.core.storage.locks import Lock
 
 log = logging.getLogger(__name__)
 
 _ERROR_CHARS = 1000
-
-_FETCH = """
-SELECT id, event_id, topic, message_key, event_type, payload,
-       extract(epoch FROM clock_timestamp() - created_at)::float8 AS age_s
-FROM event_outbox
-WHERE published_at IS NULL
-ORDER BY id
-LIMIT $1
-"""
-_MARK = """
-UPDATE event_outbox SET published_at = now()
-WHERE id = ANY($1::bigint[]) AND published_at IS NULL
-"""
-_FAILED = """
-UPDATE event_outbox SET attempts = attempts + 1, last_error = $2
-WHERE id = ANY($1::bigint[]) AND published_at IS NULL
-"""
-_STATS = """
-SELECT count(*), extract(epoch FROM clock_timestamp() - min(created_at))::float8
-FROM event_outbox WHERE published_at IS NULL
-"""
 
 BeforeMark = Callable[[Sequence[int]], Awaitable[None]]
 
@@ -265,7 +245,7 @@ class OutboxRelay:
         conn = self._conn
         assert conn is not None and self._leader
         timeout = self._db.command_timeout_s
-        rows = await conn.fetch(_FETCH, self._kafka.relay_batch, timeout=timeout)
+        rows = await outbox.pending(conn, self._kafka.relay_batch, timeout)
         if not rows:
             self._pending, self._lag_s = 0, None
             return 0, 0
@@ -277,14 +257,14 @@ class OutboxRelay:
         if done:
             if self._before_mark is not None:
                 await self._before_mark(done)
-            await conn.execute(_MARK, done, timeout=timeout)
+            await outbox.mark_published(conn, done, timeout)
             self._published_total += acked
         marked = set(done)
         failed = [i for i in ids if i not in marked]
         if error is not None:
             await self._close_producer()
             # every row not marked goes again, so every one of them had a failed attempt
-            await conn.execute(_FAILED, failed, _describe(error), timeout=timeout)
+            await outbox.mark_failed(conn, failed, _describe(error), timeout)
 
         await self._observe(conn, rows, marked)
         if error is not None:
@@ -368,8 +348,7 @@ class OutboxRelay:
             self._pending = max(self._pending - acked, len(rows) - acked)
             return
         self._stats_at = now
-        count, age = await conn.fetchrow(_STATS, timeout=self._db.command_timeout_s)
-        self._pending, self._lag_s = int(count), age
+        self._pending, self._lag_s = await outbox.backlog(conn, self._db.command_timeout_s)
 
     # ----------------------------------------------------------------- teardown
 

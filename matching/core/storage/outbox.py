@@ -1,8 +1,10 @@
-"""Writing events to the transactional outbox (the relay publishes them)."""
+"""The transactional outbox: events written in the transaction of the change they describe,
+and the relay's reads and marks (it publishes them in id order)."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,3 +44,48 @@ async def enqueue(
         envelope(event_type, payload, event_id),
     )
     return event_id
+
+
+_PENDING = """
+SELECT id, event_id, topic, message_key, event_type, payload,
+       extract(epoch FROM clock_timestamp() - created_at)::float8 AS age_s
+FROM event_outbox
+WHERE published_at IS NULL
+ORDER BY id
+LIMIT $1
+"""
+_MARK = """
+UPDATE event_outbox SET published_at = now()
+WHERE id = ANY($1::bigint[]) AND published_at IS NULL
+"""
+_FAILED = """
+UPDATE event_outbox SET attempts = attempts + 1, last_error = $2
+WHERE id = ANY($1::bigint[]) AND published_at IS NULL
+"""
+_BACKLOG = """
+SELECT count(*), extract(epoch FROM clock_timestamp() - min(created_at))::float8
+FROM event_outbox WHERE published_at IS NULL
+"""
+
+
+async def pending(conn: asyncpg.Connection, limit: int, timeout: float) -> list[asyncpg.Record]:
+    """The oldest `limit` unpublished events in id order, each with its age in seconds."""
+    return list(await conn.fetch(_PENDING, limit, timeout=timeout))
+
+
+async def mark_published(conn: asyncpg.Connection, ids: Sequence[int], timeout: float) -> None:
+    await conn.execute(_MARK, list(ids), timeout=timeout)
+
+
+async def mark_failed(
+    conn: asyncpg.Connection, ids: Sequence[int], error: str, timeout: float
+) -> None:
+    """Count a failed attempt on each unpublished event of `ids`, with the error."""
+    await conn.execute(_FAILED, list(ids), error, timeout=timeout)
+
+
+async def backlog(conn: asyncpg.Connection, timeout: float) -> tuple[int, float | None]:
+    """(unpublished events, age in seconds of the oldest; None when there are none)."""
+    row = await conn.fetchrow(_BACKLOG, timeout=timeout)
+    assert row is not None
+    return int(row[0]), row[1]
