@@ -18,6 +18,7 @@ import httpx
 import pytest
 import yaml
 
+from matching.core.settings import known_env_names
 from matching.core.storage.migrate import migrate_url
 from tests.integration.conftest import _create_database, _drop_database
 from tests.support import profile_body
@@ -85,9 +86,11 @@ def test_serve_config_starts_as_committed_and_serves(database: str, tmp_path: Pa
     port = yaml.safe_load(CONFIG.read_text())["http_options"]["port"]
     if _port_in_use(port):
         pytest.fail(f"port {port} (http_options in serve_config.yaml) is already in use")
-    # Only the environment differs from a deploy: the database, Redis and artifacts of this test.
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "PYTHONPATH")}
-    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # no broker here: the app runs without events
+    # Only the environment differs from a deploy: the database, Redis and artifacts of this
+    # test. Settings left by other e2e fixtures are dropped, so the file's runtime_env rules;
+    # no KAFKA_BOOTSTRAP_SERVERS, as no broker is needed: the app runs without events.
+    inherited = known_env_names() | {"RAY_ADDRESS", "PYTHONPATH"}
+    env = {k: v for k, v in os.environ.items() if k not in inherited}
     env |= {
         "DATABASE_URL": database,
         "REDIS_URL": "redis://127.0.0.1:6379/13",
