@@ -11,7 +11,7 @@ import asyncpg
 from deployments.retriever import UnknownUser as NotIndexed
 from matching.core.api.errors import Conflict, Forbidden, InvalidInput, NotFound
 from matching.core.api.resources import Resources
-from matching.core.storage import profiles
+from matching.core.storage import blocks, profiles
 from matching.discovery.interaction_schemas import (
     AnalyticsEventIn,
     MatchPage,
@@ -136,7 +136,7 @@ class InteractionService:
             raise InvalidInput("blocked_id", "a person cannot block themselves")
         async with self._r.connection() as conn:
             try:
-                await swipes.block(conn, blocker, blocked)
+                await blocks.block(conn, blocker, blocked)
             except UnknownUser as exc:
                 field = "user_id" if exc.user_id == blocker else "blocked_id"
                 raise NotFound(field, str(exc)) from exc
@@ -147,7 +147,7 @@ class InteractionService:
 
     async def unblock(self, blocker: UUID, blocked: UUID) -> None:
         async with self._r.connection() as conn:
-            await swipes.unblock(conn, blocker, blocked)
+            await blocks.unblock(conn, blocker, blocked)
         await self._forget(blocker, blocked)
 
     async def _forget(self, *users: UUID) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from matching.core.storage.blocks import block, blocked_ids, unblock
 from matching.discovery.storage.errors import (
     IllegalSwipeChange,
     IllegalTransition,
@@ -32,13 +33,10 @@ from matching.discovery.storage.matches import (
 )
 from matching.discovery.storage.swipes import (
     SwipeResult,
-    block,
-    blocked_ids,
     excluded_ids,
     matched_ids,
     record_swipe,
     swiped_ids,
-    unblock,
 )
 from tests.support import connect, make_users
 

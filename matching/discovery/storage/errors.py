@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from matching.core.storage.errors import StorageError, UnknownUser
 
-class StorageError(Exception):
-    """Base of the storage layer's domain errors."""
-
-
-class UnknownUser(StorageError, LookupError):
-    """A user id that has no profile (404)."""
-
-    def __init__(self, user_id: UUID | None) -> None:
-        super().__init__(f"unknown user {user_id}" if user_id else "unknown user")
-        self.user_id = user_id
+__all__ = [
+    "IllegalSwipeChange",
+    "IllegalTransition",
+    "InvalidCursor",
+    "MatchNotFound",
+    "NotAMember",
+    "StorageError",
+    "UnknownUser",
+]
 
 
 class IllegalSwipeChange(StorageError):
