@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 K8S_VERSION = "1.37.0"
 PIPELINE = {"Ingress", "Embedder", "Retriever", "Reranker"}
 SECRET_ENV = {"DATABASE_URL": "postgresql://u@db/matching", "REDIS_URL": "redis://redis:6379/0"}
-# What Serve needs (Ray's controller and proxy ask for none) must leave room on 2 cores.
+# The replicas reserve at most this much, so Ray's own processes keep some of the 2 cores.
 TWO_CORE_BUDGET = 1.8
 
 Doc = dict[str, Any]
