@@ -28,6 +28,7 @@ from matching.core.retrieval.index import set_threads
 from matching.core.settings import Settings
 from matching.core.storage import profiles
 from matching.core.storage.db import create_pool
+from matching.core.storage.migrate import migrate
 
 log = logging.getLogger(__name__)
 _DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
@@ -67,6 +68,9 @@ class Retriever:
     async def start(self) -> None:
         self._pool = await create_pool(self._settings.database)
         async with self._pool.acquire() as conn:
+            # A replica may start before the ingress on a fresh database: migrating is
+            # idempotent and serialised by its advisory lock, so every stage may do it.
+            await migrate(conn)
             # Read the log position first: replaying from it is idempotent.
             seq = await profiles.last_change_seq(conn)
             active_at, _ = await profiles.active_since(conn, None)

@@ -60,7 +60,10 @@ def register(sub: Subparsers) -> None:
     )
     jobs = sub.add_parser("jobs", help="offline Ray Data jobs (local Ray or RAY_ADDRESS)")
     jobs.add_argument("job", choices=[*JOBS, "all"])
-    jobs.add_argument("--config", help="config file (default configs/<job>.yaml)")
+    jobs.add_argument(
+        "--config",
+        help="config file (default: the packaged training/configs/<job>.yaml)",
+    )
     jobs.add_argument(
         "--set",
         action="append",
