@@ -1,4 +1,5 @@
-"""Seed, discover, search, write, delete: through the served app over HTTP."""
+"""Discovery end to end: seed, discover, search, write, delete, through the served app over
+HTTP (one e2e file per mode)."""
 
 from __future__ import annotations
 
