@@ -32,7 +32,7 @@ from matching.core.events.kafka import create_producer
 from matching.core.settings import DatabaseSettings, KafkaSettings
 from matching.core.storage import outbox
 from matching.core.storage.db import connect
-from matching.core.storage.locks import Lock
+from matching.core.storage.locks import Lock, try_lock
 
 log = logging.getLogger(__name__)
 
@@ -226,10 +226,7 @@ class OutboxRelay:
                 )
         if self._leader:
             return True
-        acquired = await conn.fetchval(
-            "SELECT pg_try_advisory_lock($1)", self._lock_key, timeout=self._db.command_timeout_s
-        )
-        if acquired:
+        if await try_lock(conn, self._lock_key, timeout=self._db.command_timeout_s):
             self._leader = True
             log.info("outbox relay: leader (advisory lock %d)", self._lock_key)
         return self._leader

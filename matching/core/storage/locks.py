@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 import asyncpg
 
 
+@enum.unique  # two schemes sharing a key would silently exclude each other
 class Lock(enum.IntEnum):
     """The fixed advisory locks: each is ASCII text read as a big-endian integer."""
 
@@ -40,9 +41,9 @@ async def lock_pair_for_transaction(conn: asyncpg.Connection, pair_key: str) -> 
     await conn.execute(f"SELECT {PAIR_LOCK_SQL}", pair_key)
 
 
-async def try_lock(conn: asyncpg.Connection, lock: Lock) -> bool:
-    """Take `lock` for this session if it is free now."""
-    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", int(lock)))
+async def try_lock(conn: asyncpg.Connection, lock: int, timeout: float | None = None) -> bool:
+    """Take `lock` (a `Lock`, or a key a test chose) for this session if it is free now."""
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", int(lock), timeout=timeout))
 
 
 async def unlock(conn: asyncpg.Connection, lock: Lock) -> None:
