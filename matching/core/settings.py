@@ -7,14 +7,25 @@ from __future__ import annotations
 
 import difflib
 import os
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from matching.core.domain.profile import FACTORS
+
+KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class SettingsError(ValueError):
@@ -84,10 +95,86 @@ class KafkaSettings(_Group):
     errors_topic: str = _env("KAFKA_ERRORS_TOPIC", "matching.errors", min_length=1)
     relay_batch: int = _env("MATCHING_RELAY_BATCH", 500, ge=1, le=10_000)
     relay_poll_s: float = _env("MATCHING_RELAY_POLL_S", 0.2, gt=0, le=60)
+    # PLAINTEXT suits a local broker only; a cluster's brokers take SASL_SSL (k8s/README.md).
+    security_protocol: KafkaProtocol = _env("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
+    sasl_mechanism: SaslMechanism | None = _env("KAFKA_SASL_MECHANISM", None)
+    sasl_username: str | None = _env("KAFKA_SASL_USERNAME", None, min_length=1)
+    sasl_password: SecretStr | None = _env("KAFKA_SASL_PASSWORD", None)
+    # No CA file means the system's trust store; cert and key (unencrypted PEM) are for mTLS.
+    ssl_cafile: Path | None = _env("KAFKA_SSL_CAFILE", None)
+    ssl_certfile: Path | None = _env("KAFKA_SSL_CERTFILE", None)
+    ssl_keyfile: Path | None = _env("KAFKA_SSL_KEYFILE", None)
+
+    @field_validator("security_protocol", "sasl_mechanism", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+    @classmethod
+    def _readable(cls, v: Path | None) -> Path | None:
+        if v is not None and not (v.is_file() and os.access(v, os.R_OK)):
+            raise ValueError("not a readable file")
+        return v
+
+    @model_validator(mode="after")
+    def _security_is_complete(self) -> KafkaSettings:
+        problems = _sasl_problems(self) + _tls_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
 
     @property
     def consumed_topic_list(self) -> list[str]:
         return [t.strip() for t in self.consumed_topics.split(",") if t.strip()]
+
+
+def _sasl_problems(kafka: KafkaSettings) -> list[str]:
+    password = kafka.sasl_password.get_secret_value() if kafka.sasl_password else None
+    given = {
+        "KAFKA_SASL_MECHANISM": kafka.sasl_mechanism,
+        "KAFKA_SASL_USERNAME": kafka.sasl_username,
+        "KAFKA_SASL_PASSWORD": password,
+    }
+    protocol = f"KAFKA_SECURITY_PROTOCOL={kafka.security_protocol}"
+    if kafka.uses_sasl:
+        missing = [name for name, value in given.items() if not value]
+        return [f"{protocol} needs {', '.join(missing)}"] if missing else []
+    # Credentials without a SASL protocol would be silently unused: usually a forgotten protocol.
+    unused = [name for name, value in given.items() if value is not None]
+    return [f"{', '.join(unused)} set but {protocol} does not use SASL"] if unused else []
+
+
+def _tls_problems(kafka: KafkaSettings) -> list[str]:
+    files = {
+        "KAFKA_SSL_CAFILE": kafka.ssl_cafile,
+        "KAFKA_SSL_CERTFILE": kafka.ssl_certfile,
+        "KAFKA_SSL_KEYFILE": kafka.ssl_keyfile,
+    }
+    protocol = f"KAFKA_SECURITY_PROTOCOL={kafka.security_protocol}"
+    if not kafka.uses_tls:
+        unused = [name for name, value in files.items() if value is not None]
+        return [f"{', '.join(unused)} set but {protocol} does not use TLS"] if unused else []
+    if kafka.ssl_keyfile and not kafka.ssl_certfile:
+        return ["KAFKA_SSL_KEYFILE needs KAFKA_SSL_CERTFILE"]
+    # Parse the PEM files now, so a bad one stops start-up instead of every later connection.
+    try:
+        context = ssl.create_default_context(cafile=kafka.ssl_cafile)
+        if kafka.ssl_certfile:
+            # The empty password makes an encrypted key an error rather than a TTY prompt.
+            context.load_cert_chain(kafka.ssl_certfile, kafka.ssl_keyfile, password=lambda: "")
+    except ssl.SSLError as exc:
+        names = ", ".join(name for name, value in files.items() if value is not None)
+        return [f"{names}: not a usable CA, certificate or key ({exc.reason or exc})"]
+    return []
 
 
 class ModelSettings(_Group):
@@ -240,6 +327,8 @@ class Settings:
             group = getattr(self, name)
             for field_name, env_name in _env_names(group_cls).items():
                 value = getattr(group, field_name)
+                if isinstance(value, SecretStr):  # str() would write the mask, not the secret
+                    value = value.get_secret_value()
                 if value is not None:
                     out[env_name] = str(value)
         return out

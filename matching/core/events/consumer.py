@@ -30,7 +30,7 @@ from aiokafka.errors import (
     MessageSizeTooLargeError,
 )
 
-from matching.core.events.kafka import create_producer
+from matching.core.events.kafka import client_options, create_producer
 from matching.core.settings import KafkaSettings
 from matching.core.storage import inbox
 
@@ -255,7 +255,7 @@ class EventConsumer:
         kafka = self._kafka
         consumer = AIOKafkaConsumer(
             *kafka.consumed_topic_list,
-            bootstrap_servers=kafka.bootstrap_servers,
+            **client_options(kafka),
             group_id=kafka.consumer_group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
