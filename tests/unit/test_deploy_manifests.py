@@ -153,6 +153,10 @@ def _ray_pod_specs() -> list[Doc]:
 def test_manifests_have_the_expected_kinds() -> None:
     kinds = {(d["kind"], d["metadata"]["name"]) for _, d in DOCS}
     assert {("RayService", "matching"), ("PersistentVolumeClaim", "matching-artifacts")} <= kinds
+    assert {
+        ("NetworkPolicy", "matching-serve-gateway"),
+        ("PodDisruptionBudget", "matching-serve-workers"),
+    } <= kinds
     assert "Secret" not in {kind for kind, _ in kinds}
 
 
@@ -303,19 +307,57 @@ def test_serve_config_env_is_valid_for_settings(source: str) -> None:
     Settings.from_env(env | SECRET_ENV)
 
 
-def test_app_env_is_valid_for_settings() -> None:
-    from matching.core.settings import Settings
-
+def _app_env(secrets: dict[str, str]) -> dict[str, str]:
+    """The Serve pods' environment with `secrets` as the Secret's keys; optional keys it lacks
+    are unset, as the kubelet leaves them."""
     env = dict(_serve_config()["applications"][0]["runtime_env"]["env_vars"])
     for spec in _ray_pod_specs():
         for var in spec["containers"][0]["env"]:
-            if var["name"] in SECRET_ENV:
-                assert var["valueFrom"]["secretKeyRef"]["name"] == "matching-secrets"
-                env[var["name"]] = SECRET_ENV[var["name"]]
-            else:
+            ref = var.get("valueFrom", {}).get("secretKeyRef")
+            if ref is None:
                 env[var["name"]] = var["value"]
+                continue
+            assert ref["name"] == "matching-secrets" and ref["key"] == var["name"]
+            if var["name"] in secrets:
+                env[var["name"]] = secrets[var["name"]]
+            else:
+                assert ref.get("optional") is True, f"{var['name']} is required but not given"
+    return env
+
+
+def test_app_env_is_valid_for_settings() -> None:
+    from matching.core.settings import Settings
+
+    env = _app_env(SECRET_ENV)
     assert {"DATABASE_URL", "REDIS_URL", "MATCHING_ARTIFACTS_DIR"} <= set(env)
-    Settings.from_env(env)  # raises on unknown MATCHING_* names, bad values, weights != 1
+    settings = Settings.from_env(env)  # raises on unknown MATCHING_* names, bad values, ...
+    assert settings.kafka.security_protocol == "PLAINTEXT"  # no Kafka keys in the Secret
+
+
+def test_kafka_security_comes_from_the_secret() -> None:
+    from matching.core.settings import Settings
+
+    names = {
+        "KAFKA_SECURITY_PROTOCOL",
+        "KAFKA_SASL_MECHANISM",
+        "KAFKA_SASL_USERNAME",
+        "KAFKA_SASL_PASSWORD",
+        "KAFKA_SSL_CAFILE",
+        "KAFKA_SSL_CERTFILE",
+        "KAFKA_SSL_KEYFILE",
+    }
+    for spec in _ray_pod_specs():
+        given = {v["name"]: v for v in spec["containers"][0]["env"] if v["name"] in names}
+        assert set(given) == names
+        assert all("value" not in v for v in given.values())  # never in the manifest
+    sasl = {
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": "matching",
+        "KAFKA_SASL_PASSWORD": "from-the-secret",
+    }
+    kafka = Settings.from_env(_app_env(SECRET_ENV | sasl)).kafka
+    assert kafka.uses_sasl and kafka.uses_tls
 
 
 def test_every_container_has_resources_and_probes() -> None:
