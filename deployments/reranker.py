@@ -9,8 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from matching.core.domain import prompt as prompt_terms
-from matching.core.domain.filters import person_distance_km
-from matching.core.domain.geo import haversine_km
+from matching.core.domain.filters import distance_between, person_distance_km
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
 from matching.core.domain.scoring import (
@@ -20,6 +19,7 @@ from matching.core.domain.scoring import (
     effective_weights,
     harmonic_mean,
     primary_factors,
+    proximity,
 )
 from matching.core.retrieval.candidates import Candidate
 from matching.core.settings import MatchingSettings, Settings
@@ -201,14 +201,13 @@ class Reranker:
         shared = prompt_terms.mentioned(b.interests, norm)
         distance = None
         if q.latitude is not None and q.longitude is not None and b.has_location:
-            assert b.latitude is not None and b.longitude is not None
-            distance = haversine_km(q.latitude, q.longitude, b.latitude, b.longitude)
+            distance = distance_between(q.latitude, q.longitude, b)
         radius = q.radius_km or self._settings.default_distance_km
         industry = bool(b.industry and prompt_terms.mentioned(frozenset({b.industry}), norm))
         factors = {
             "profile_similarity": similarity,
             "interest_overlap": min(1.0, len(shared) / max(1, min(3, len(b.interests)))),
-            "location_proximity": 0.0 if distance is None else max(0.0, 1 - distance / radius),
+            "location_proximity": proximity(distance, radius),
             "industry_alignment": 1.0 if industry else 0.0,
             "activity_compatibility": activity_level(b, now),
         }
@@ -309,15 +308,25 @@ def _reasons(
             f"shares {len(shared)} interest{'s' if len(shared) > 1 else ''}: "
             + ", ".join(shared[:3])
         )
-    if distance is not None:
-        parts.append(f"{distance:.1f} km away")
+    km, shown = shown_distance(distance)
+    if shown is not None:
+        parts.append(f"{shown} away")
     if industry_match and industry:
         parts.append(f"also in {industry}")
     return {
         "shared_interests": shared,
-        "distance_km": None if distance is None else round(distance, 1),
+        "distance_km": km,
+        "distance_text": shown,
         "industry_match": industry_match,
         "primary_factors": primary,
         "shared_events": [],
         "summary": "; ".join(parts) or "similar profile",
     }
+
+
+def shown_distance(distance: float | None) -> tuple[int | None, str | None]:
+    """A distance to another person as shown: whole km rounded down, and "< 1 km" under one."""
+    if distance is None:
+        return None, None
+    km = math.floor(distance)
+    return km, "< 1 km" if km < 1 else f"{km} km"

@@ -37,7 +37,14 @@ class MutualFit(BaseModel):
 
 class Reasons(BaseModel):
     shared_interests: list[str]
-    distance_km: float | None
+    distance_km: int | None = Field(
+        ge=0,
+        description="Whole km from you (or the search origin) to them, measured between "
+        "~1 km grid cells and rounded down (0: under 1 km); null when a location is unknown",
+    )
+    distance_text: str | None = Field(
+        default=None, description='The same for display: "< 1 km" or "12 km"'
+    )
     industry_match: bool
     primary_factors: list[str]
     shared_events: list[str] = Field(default_factory=list)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,15 @@ from matching.core.domain.filters import (
     mutually_acceptable,
     person_distance_km,
 )
-from matching.core.domain.geo import haversine_km
+from matching.core.domain.geo import (
+    CELL_KM,
+    EARTH_RADIUS_KM,
+    cell_centre,
+    cell_centres,
+    haversine_km,
+    public_km,
+    public_km_array,
+)
 from matching.core.domain.person import Person, PreferenceView
 from matching.core.retrieval.store import CandidateStore, bit, bits, code
 
@@ -213,23 +222,96 @@ def test_is_competitor() -> None:
     assert not is_competitor(a, make_person(industry="energy", company=None))
 
 
-def test_person_distance() -> None:
+def test_person_distance_is_whole_km_between_cells() -> None:
     a, b = make_person(city="berlin"), make_person(city="munich")
-    assert person_distance_km(a, b) == pytest.approx(BERLIN_MUNICH_KM)
+    assert person_distance_km(a, b) == public_km(*BERLIN, *MUNICH) == 504.0
+    assert BERLIN_MUNICH_KM - 1 - 2 * _MAX_SNAP_KM <= 504.0 <= BERLIN_MUNICH_KM + 2 * _MAX_SNAP_KM
     assert person_distance_km(a, make_person(latitude=None, longitude=None)) is None
     assert person_distance_km(make_person(latitude=None, longitude=None), b) is None
 
 
 def test_someone_exactly_on_the_radius_is_kept() -> None:
-    a = make_person(city="berlin", prefs=P(distance_km=BERLIN_MUNICH_KM))
-    b = make_person(city="munich", prefs=P(distance_km=BERLIN_MUNICH_KM))
+    km = public_km(*BERLIN, *MUNICH)
+    a = make_person(city="berlin", prefs=P(distance_km=km))
+    b = make_person(city="munich", prefs=P(distance_km=km))
     assert mutually_acceptable(a, b)
     store = _store([a, b])
     assert _rows(store.mask_for(a)) == {1}
     assert _rows(store.mask_for(b)) == {0}
-    f = SearchFilters(latitude=BERLIN[0], longitude=BERLIN[1], max_distance_km=BERLIN_MUNICH_KM)
+    f = SearchFilters(latitude=BERLIN[0], longitude=BERLIN[1], max_distance_km=km)
     assert f.accepts(b)
     assert _rows(store.mask_for(None, f)) == {0, 1}
+    assert not SearchFilters(*BERLIN, max_distance_km=km - 0.01).accepts(b)
+
+
+# -- locations as others know them: ~1 km cells, whole km -----------------------------------
+
+_MAX_SNAP_KM = CELL_KM * 0.75  # half a cell's diagonal, with room for columns a little wide
+
+
+def test_cell_centre_and_its_array_form_agree_on_every_row() -> None:
+    step = CELL_KM * 180.0 / (math.pi * EARTH_RADIUS_KM)
+    lat = np.clip(-90.0 + (np.arange(int(180 / step) + 1) + 0.5) * step, -90.0, 90.0)
+    lon = np.random.default_rng(1).uniform(-180.0, 180.0, len(lat))
+    got_lat, got_lon = cell_centres(lat, lon)
+    expected = np.array([cell_centre(la, lo) for la, lo in zip(lat, lon, strict=True)])
+    np.testing.assert_array_equal(got_lat, expected[:, 0])
+    np.testing.assert_array_equal(got_lon, expected[:, 1])
+    assert np.isnan(cell_centres(np.array([np.nan]), np.array([1.0]))[0][0])
+
+
+def test_a_cell_holds_its_points_and_is_about_a_km_wide() -> None:
+    rng = np.random.default_rng(2)
+    lat, lon = rng.uniform(-85.0, 85.0, 2000), rng.uniform(-180.0, 180.0, 2000)
+    c_lat, c_lon = cell_centres(lat, lon)
+    moved = [haversine_km(*p) for p in zip(lat, lon, c_lat, c_lon, strict=True)]
+    assert max(moved) <= _MAX_SNAP_KM
+    assert np.mean(moved) > 0.3  # a real snap, not a rounding of the last digits
+    assert cell_centre(*cell_centre(52.52, 13.405)) == cell_centre(52.52, 13.405)
+    assert cell_centre(0.0, 180.0) == cell_centre(0.0, -180.0)  # the antimeridian wraps
+    assert cell_centre(90.0, 33.0)[0] == 90.0
+
+
+def test_public_km_and_its_array_form_agree() -> None:
+    rng = np.random.default_rng(3)
+    n = 3000
+    lat1, lon1 = rng.uniform(40, 60, n), rng.uniform(-10, 30, n)
+    near = rng.uniform(-0.05, 0.05, (2, n))  # many pairs a few km apart
+    lat2 = np.where(np.arange(n) % 2 == 0, lat1 + near[0], rng.uniform(40, 60, n))
+    lon2 = np.where(np.arange(n) % 2 == 0, lon1 + near[1], rng.uniform(-10, 30, n))
+    expected = [public_km(*p) for p in zip(lat1, lon1, lat2, lon2, strict=True)]
+    got = public_km_array(lat1, lon1, lat2, lon2)
+    np.testing.assert_array_equal(got, expected)
+    assert np.all(got == np.floor(got)) and 0.0 in got
+    exact = [haversine_km(*p) for p in zip(lat1, lon1, lat2, lon2, strict=True)]
+    assert np.all(np.abs(got + 0.5 - exact) <= 0.5 + 2 * _MAX_SNAP_KM)
+    assert np.isnan(public_km_array(np.array([np.nan]), lon1[:1], lat2[:1], lon2[:1]))[0]
+
+
+def test_mask_is_a_superset_of_the_rule_at_every_radius_near_the_boundary() -> None:
+    rng = np.random.default_rng(4)
+    people = [
+        make_person(latitude=BERLIN[0] + la, longitude=BERLIN[1] + lo)
+        for la, lo in rng.uniform(-0.1, 0.1, (400, 2))
+    ]
+    store = _store(people)
+    for radius in (0.2, 0.999, 1.0, 1.5, 2.0, 3.7, 5.0, 6.999, 7.0):
+        origin = (BERLIN[0] + rng.uniform(-0.03, 0.03), BERLIN[1] + rng.uniform(-0.03, 0.03))
+        f = SearchFilters(*origin, max_distance_km=radius)
+        exact = _exact_rows(store, f.accepts)
+        extra = _rows(store.mask_for(None, f)) - exact
+        assert len(exact) > 0 or radius < 1
+        for row in extra:  # only cells just on the far side of the boundary, within the slack
+            p = store.people[row]
+            assert p is not None and p.latitude is not None and p.longitude is not None
+            cells = (*cell_centre(*origin), *cell_centre(p.latitude, p.longitude))
+            assert math.floor(radius) + 1 - 1e-5 <= haversine_km(*cells) <= math.floor(radius) + 1.02
+        requester = make_person(
+            latitude=origin[0], longitude=origin[1], prefs=P(distance_km=radius)
+        )
+        mask = _rows(store.mask_for(requester))
+        assert exact <= mask
+        assert exact == _exact_rows(store, functools.partial(accepts, requester))
 
 
 def test_hashed_bits_may_let_extra_rows_through_but_never_drop_one() -> None:

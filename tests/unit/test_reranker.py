@@ -15,6 +15,7 @@ from deployments.reranker import (
     PromptQuery,
     RankedMatch,
     Reranker,
+    shown_distance,
 )
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
@@ -143,11 +144,12 @@ async def test_exact_breakdown_and_reasons(reranker: Reranker) -> None:
     }
     assert m.reasons == {
         "shared_interests": ["climbing", "hiking"],
-        "distance_km": 0.0,
+        "distance_km": 0,
+        "distance_text": "< 1 km",
         "industry_match": True,
         "primary_factors": ["interest_overlap", "profile_similarity"],
         "shared_events": [],
-        "summary": "shares 2 interests: climbing, hiking; 0.0 km away; also in software",
+        "summary": "shares 2 interests: climbing, hiking; < 1 km away; also in software",
     }
 
 
@@ -163,6 +165,7 @@ async def test_reasons_without_anything_in_common(reranker: Reranker) -> None:
     [m] = await reranker.rank(a, [Candidate(b, 0.0)], limit=1)
     assert m.reasons["shared_interests"] == []
     assert m.reasons["distance_km"] is None
+    assert m.reasons["distance_text"] is None
     assert m.reasons["industry_match"] is False
     assert m.reasons["summary"] == "similar profile"
     assert m.compatibility_score == 0.0  # nothing of A's fits b: harmonic mean 0
@@ -270,7 +273,7 @@ async def test_prompt_without_requester_scores_fit_to_the_prompt(reranker: Reran
     assert m_fits.sort_key == pytest.approx(PROMPT_WEIGHT * 0.7 + (1 - PROMPT_WEIGHT) * 0.785)
     assert m_fits.reasons["shared_interests"] == ["hiking"]
     assert m_fits.reasons["industry_match"] is True
-    assert m_fits.reasons["summary"] == "shares 1 interest: hiking; 0.0 km away; also in software"
+    assert m_fits.reasons["summary"] == "shares 1 interest: hiking; < 1 km away; also in software"
     assert m_far.score_breakdown["location_proximity"] == 0.0
     assert m_far.compatibility_score == pytest.approx(0.3 * 0.9 + 0.1)
     assert m_far.reasons["distance_km"] is None
@@ -284,7 +287,41 @@ async def test_prompt_radius_and_default_radius(reranker: Reranker) -> None:
     q = PromptQuery(text="people", latitude=52.52, longitude=13.405, radius_km=200.0)
     [m] = await reranker.rank_for_prompt(q, None, [Candidate(north, 0.5)], 1)
     assert m.score_breakdown["location_proximity"] == pytest.approx(0.75, abs=1e-3)
-    assert m.reasons["distance_km"] == pytest.approx(50.0, abs=0.1)
+    assert m.reasons["distance_km"] == 50  # 49.99 km between the cells, rounded down
+    assert m.reasons["distance_text"] == "50 km"
+    assert m.reasons["summary"] == "50 km away"
+
+
+@pytest.mark.parametrize(
+    ("distance", "shown"),
+    [
+        (None, (None, None)),
+        (0.0, (0, "< 1 km")),
+        (0.99, (0, "< 1 km")),
+        (1.0, (1, "1 km")),
+        (12.7, (12, "12 km")),
+    ],
+)
+def test_distances_are_shown_in_whole_km(
+    distance: float | None, shown: tuple[int | None, str | None]
+) -> None:
+    assert shown_distance(distance) == shown
+
+
+async def test_reasons_and_proximity_move_in_whole_km(reranker: Reranker) -> None:
+    a = make_person(latitude=52.52, longitude=13.405)
+    seen: list[int] = []
+    for step in range(40):  # b walks north in 100 m steps
+        b = make_person(latitude=52.52 + step * 0.0009, longitude=13.405)
+        prompt = PromptQuery("people", 52.52, 13.405)
+        [found] = await reranker.rank_for_prompt(prompt, None, [Candidate(b, 0.5)], 1)
+        for m in (await reranker.score_pair(a, Candidate(b, 0.5)), found):
+            km = m.reasons["distance_km"]
+            assert isinstance(km, int)
+            assert m.reasons["distance_text"] == ("< 1 km" if km == 0 else f"{km} km")
+            assert m.score_breakdown["location_proximity"] == pytest.approx(1 - km / 100.0)
+        seen.append(km)
+    assert seen == sorted(seen) and set(seen) == set(range(seen[-1] + 1)) and seen[-1] >= 3
 
 
 async def test_prompt_similarity_is_clamped(reranker: Reranker) -> None:

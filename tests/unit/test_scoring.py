@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from factories import NOW, make_person, make_prefs
 
@@ -19,6 +20,8 @@ from matching.core.domain.scoring import (
     harmonic_mean,
     jaccard,
     primary_factors,
+    proximity,
+    proximity_array,
 )
 from matching.core.settings import Settings
 
@@ -72,6 +75,39 @@ def test_location_proximity_uses_the_own_radius_or_the_default() -> None:
     unknown = make_person(latitude=None, longitude=None)
     assert _factors(berlin, unknown)["location_proximity"] == 0.0
     assert _factors(unknown, berlin)["location_proximity"] == 0.0
+
+
+def test_proximity_and_its_array_form_agree() -> None:
+    rng = np.random.default_rng(5)
+    dist = np.concatenate([rng.uniform(0, 300, 500), [0.0, 0.99, 1.0, 99.5, 100.0, np.nan]])
+    radius = rng.choice([1.0, 5.0, 50.0, 100.0, 250.0], len(dist))
+    expected = [
+        proximity(None if np.isnan(d) else float(d), float(r))
+        for d, r in zip(dist, radius, strict=True)
+    ]
+    np.testing.assert_array_equal(proximity_array(dist, radius), expected)
+    assert proximity_array(np.array([0.5, 30.2]), 100.0).tolist() == [1.0, 0.7]
+
+
+def test_proximity_moves_only_in_whole_km() -> None:
+    assert proximity(0.0, 100.0) == proximity(0.99, 100.0) == 1.0
+    assert proximity(30.0, 100.0) == proximity(30.9, 100.0) == pytest.approx(0.7)
+    assert proximity(31.0, 100.0) == pytest.approx(0.69)
+    assert proximity(None, 100.0) == 0.0
+    assert proximity(150.0, 100.0) == 0.0
+
+
+def test_scores_do_not_see_moves_within_a_km() -> None:
+    """b walks 1 km north in 50 m steps: the proximity takes at most two values."""
+    berlin = make_person(latitude=52.52, longitude=13.405)
+    values = {
+        _factors(berlin, make_person(latitude=52.6 + i * 0.00045, longitude=13.405))[
+            "location_proximity"
+        ]
+        for i in range(20)
+    }
+    assert 1 <= len(values) <= 2
+    assert all(round(v * DEFAULT_KM, 9) == round(v * DEFAULT_KM) for v in values)
 
 
 def test_industry_alignment() -> None:

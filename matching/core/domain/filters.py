@@ -1,4 +1,9 @@
-"""Hard filters, pair by pair: the exact rule the vectorised store mask approximates."""
+"""Hard filters, pair by pair: the exact rule the vectorised store mask approximates.
+
+Distances to other people are `geo.public_km` (cells, whole km): a radius filter answers
+"is X within r of P?" for any P and r a caller picks, so it must not resolve finer than
+what is shown.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matching.core.domain.geo import haversine_km
+from matching.core.domain.geo import public_km
 from matching.core.domain.person import Person
 
 
@@ -33,11 +38,13 @@ class SearchFilters:
 
 
 def distance_between(lat: float, lon: float, b: Person) -> float:
+    """From a point to b, as others may know it (`geo.public_km`)."""
     assert b.latitude is not None and b.longitude is not None
-    return haversine_km(lat, lon, b.latitude, b.longitude)
+    return public_km(lat, lon, b.latitude, b.longitude)
 
 
 def person_distance_km(a: Person, b: Person) -> float | None:
+    """Between two people, as others may know it; None when either location is unknown."""
     if not (a.has_location and b.has_location):
         return None
     assert a.latitude is not None and a.longitude is not None

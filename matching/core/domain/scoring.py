@@ -68,6 +68,19 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / union if union else 0.0
 
 
+def proximity(distance_km: float | None, radius_km: float) -> float:
+    """location_proximity: 1 under 1 km, 0 at the radius and beyond or when unknown; from the
+    distance in whole km, so a score can never show a move smaller than a km."""
+    return 0.0 if distance_km is None else max(0.0, 1.0 - math.floor(distance_km) / radius_km)
+
+
+def proximity_array(distance_km: np.ndarray, radius_km: np.ndarray | float) -> np.ndarray:
+    """proximity element-wise, NaN for unknown (a unit test pins the two together)."""
+    known = np.nan_to_num(np.floor(distance_km))
+    out: np.ndarray = np.where(np.isnan(distance_km), 0.0, np.maximum(0.0, 1.0 - known / radius_km))
+    return out
+
+
 def factors(
     a: Person,
     b: Person,
@@ -83,7 +96,7 @@ def factors(
     return {
         "profile_similarity": min(1.0, max(0.0, similarity)),
         "interest_overlap": jaccard(wanted, b.interests),
-        "location_proximity": 0.0 if distance is None else max(0.0, 1.0 - distance / radius),
+        "location_proximity": proximity(distance, radius),
         "industry_alignment": 1.0 if industry_aligned(a, b) else 0.0,
         "activity_compatibility": act_b * (1.0 - 0.5 * abs(act_a - act_b)),
     }

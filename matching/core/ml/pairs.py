@@ -19,7 +19,7 @@ from uuid import UUID
 import numpy as np
 
 from matching.core.domain.filters import within_age_array
-from matching.core.domain.geo import haversine_km_array
+from matching.core.domain.geo import public_km_array
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS, JOB_LEVELS
 from matching.core.domain.scoring import (
@@ -27,6 +27,7 @@ from matching.core.domain.scoring import (
     effective_weights,
     industry_aligned,
     jaccard,
+    proximity_array,
 )
 from matching.core.settings import MatchingSettings
 
@@ -277,9 +278,7 @@ def _factors(
         "interest_overlap": _per_pair(
             x, y, lambda p, q: jaccard(p.interests | p.prefs.interests, q.interests)
         ),
-        "location_proximity": np.where(
-            np.isnan(dist), 0.0, np.maximum(0.0, 1.0 - np.nan_to_num(dist) / radius)
-        ),
+        "location_proximity": proximity_array(dist, radius),
         "industry_alignment": _per_pair(x, y, industry_aligned),
         "activity_compatibility": act_y * (1.0 - 0.5 * np.abs(act_x - act_y)),
     }
@@ -314,7 +313,7 @@ def _rows(
         x, y, lambda p, q: len(p.prefs.networking_goals & q.networking_goals)
     )
     cols["language_overlap"] = _per_pair(x, y, lambda p, q: len(p.languages & q.languages))
-    dist = haversine_km_array(x.lat, x.lon, y.lat, y.lon)
+    dist = public_km_array(x.lat, x.lon, y.lat, y.lon)  # as others know it: whole km
     missing = np.isnan(dist)
     cols["distance_km"] = np.where(missing, 0.0, dist)
     cols["distance_missing"] = missing

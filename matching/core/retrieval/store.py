@@ -3,13 +3,15 @@
 Rows are append-only (a FAISS id is a row number); a replaced or deleted person's row is
 killed, and the offline index build compacts. The mask is a superset of the exact rule in
 `core.domain.filters` (multi-valued fields are hashed into 64 bits), so callers re-check the
-few survivors exactly and never lose a true candidate.
+few survivors exactly and never lose a true candidate. Locations are stored as their grid
+cells' centres, as the rule measures them (`geo.public_km`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import zlib
 from datetime import datetime
 from typing import get_args
@@ -18,7 +20,7 @@ from uuid import UUID
 import numpy as np
 
 from matching.core.domain.filters import SearchFilters
-from matching.core.domain.geo import cos_of_distance, unit_vector
+from matching.core.domain.geo import cell_centre, cos_of_distance, unit_vector
 from matching.core.domain.person import Person
 from matching.core.domain.profile import CompanySize, JobLevel
 
@@ -72,7 +74,14 @@ def bits(values: frozenset[str]) -> int:
 
 
 def _radius_cos(distance_km: float | None) -> float:
-    return _ANY_DISTANCE if distance_km is None else cos_of_distance(distance_km + _SLACK_KM)
+    """The dot of cells the rule's radius admits: whole km rounded down <= r is d < floor(r) + 1."""
+    if distance_km is None:
+        return _ANY_DISTANCE
+    return cos_of_distance(math.floor(distance_km) + 1 + _SLACK_KM)
+
+
+def _cell_vector(lat: float, lon: float) -> tuple[float, float, float]:
+    return unit_vector(*cell_centre(lat, lon))
 
 
 class CandidateStore:
@@ -124,7 +133,7 @@ class CandidateStore:
         for name, value in _row_values(person).items():
             self.cols[name][row] = value
         lat, lon = person.latitude, person.longitude
-        self.xyz[row] = unit_vector(lat, lon) if lat is not None and lon is not None else 0.0
+        self.xyz[row] = _cell_vector(lat, lon) if lat is not None and lon is not None else 0.0
 
     def set_last_active(self, user_id: UUID, at: datetime) -> None:
         """Move a live row's last activity forward; no filter column depends on it."""
@@ -196,7 +205,7 @@ def _row_values(p: Person) -> dict[str, object]:
 
 
 def _dots(xyz: np.ndarray, lat: float, lon: float) -> np.ndarray:
-    return xyz @ np.asarray(unit_vector(lat, lon), dtype=np.float64)
+    return xyz @ np.asarray(_cell_vector(lat, lon), dtype=np.float64)
 
 
 def _filter_mask(c: dict[str, np.ndarray], xyz: np.ndarray, f: SearchFilters) -> np.ndarray:
