@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -19,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
+from matching.core.domain.profile import FACTORS
 from matching.core.storage.locks import TRY_PAIR_LOCK_SQL, lock_pair_for_transaction
 from matching.core.storage.outbox import enqueue
 from matching.discovery.storage.errors import (
@@ -125,6 +126,20 @@ async def lock_matches_of(conn: asyncpg.Connection, user_id: UUID) -> list[Match
         user_id,
     )
     return [match_from_row(r) for r in rows]
+
+
+def event_reason(reason: Mapping[str, Any]) -> dict[str, Any]:
+    """A match reason as events carry it: factor names, counts and flags. The interests,
+    distance and summary stay in the table, which only the two people can read."""
+    out: dict[str, Any] = {
+        "primary_factors": [f for f in reason.get("primary_factors", []) if f in FACTORS],
+        "shared_interest_count": len(reason.get("shared_interests", [])),
+        "shared_event_count": len(reason.get("shared_events", [])),
+        "industry_match": reason.get("industry_match") is True,
+    }
+    if reason.get("score_pending") is True:
+        out["score_pending"] = True
+    return out
 
 
 def status_event(match: Match, old_status: str, updated_by: UUID | None) -> dict[str, Any]:

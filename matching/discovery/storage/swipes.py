@@ -29,7 +29,13 @@ import asyncpg
 
 from matching.core.storage.outbox import enqueue
 from matching.discovery.storage.errors import IllegalSwipeChange, UnknownUser
-from matching.discovery.storage.matches import STATUS_UPDATED, lock_pair, ordered_pair, pair_key
+from matching.discovery.storage.matches import (
+    STATUS_UPDATED,
+    event_reason,
+    lock_pair,
+    ordered_pair,
+    pair_key,
+)
 
 SwipeAction = Literal["like", "pass", "super_like"]
 ACTIONS: Final[frozenset[str]] = frozenset({"like", "pass", "super_like"})
@@ -250,7 +256,7 @@ async def _create_match(
         "user1_id": str(u1),
         "user2_id": str(u2),
         "compatibility_score": score.value,
-        "match_reason": score.reason,
+        "match_reason": event_reason(score.reason),
         "algorithm_version": score.version,
         "expires_at": row["expires_at"].isoformat(),
     }
