@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from matching.core.settings import MatchingSettings, Settings
 if TYPE_CHECKING:
     from matching.core.ml.model import CompatibilityModel
 
+log = logging.getLogger(__name__)
 WEIGHTED_VERSION = "weighted-v1"
 PROMPT_WEIGHT = 0.6  # in search, how much the prompt counts against compatibility
 EVENT_BOOST, EVENT_BOOST_MAX = 0.05, 0.1  # per event both attend; visible in the reasons
@@ -71,6 +73,7 @@ class Reranker:
         self._weighted_version = WEIGHTED_VERSION
         self._model: CompatibilityModel | None = None
         self._model_version: str | None = None
+        self._refused: dict[str, Any] | None = None  # the last model refused, and why
         self.version = WEIGHTED_VERSION
 
     def reconfigure(self, config: dict[str, Any]) -> None:
@@ -88,28 +91,44 @@ class Reranker:
             self._weights = {f: float(weights.get(f, 0.0)) for f in FACTORS}
             self._weighted_version = str(config.get("version", f"{WEIGHTED_VERSION}-custom"))
         if "model_version" in config and config["model_version"] != self._model_version:
-            wanted = config["model_version"]
-            model = None
-            if wanted is not None:
-                from matching.core.ml.model import CompatibilityModel
-                from matching.core.ml.registry import Registry
-
-                registry = Registry.from_settings(self._registry_settings)
-                model = CompatibilityModel.load(registry.local_copy("models", str(wanted)))
-            self._model, self._model_version = model, wanted
+            self._swap_model(config["model_version"])
         self.version = (
             self._model.algorithm_version if self._model is not None else self._weighted_version
         )
 
+    def _swap_model(self, wanted: str | None) -> None:
+        """Load model `wanted` (None: none) and serve it; a version whose files do not match
+        their manifest's sha256 is refused: logged, shown in info(), the current one kept."""
+        model = None
+        if wanted is not None:
+            from matching.core.ml.artifacts import ArtifactMismatch
+            from matching.core.ml.model import (
+                FEATURES_FILE,
+                MODEL_FILE,
+                STATS_FILE,
+                CompatibilityModel,
+            )
+            from matching.core.ml.registry import Registry
+
+            registry = Registry.from_settings(self._registry_settings)
+            required = (MODEL_FILE, FEATURES_FILE, STATS_FILE)
+            try:
+                folder = registry.trusted_copy("models", str(wanted), required)
+            except ArtifactMismatch as exc:
+                log.error("refusing model %s, serving %s: %s", wanted, self.version, exc)
+                self._refused = {"model_version": wanted, "reason": str(exc)}
+                return
+            model = CompatibilityModel.load(folder)
+        self._model, self._model_version, self._refused = model, wanted, None
+
     def info(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"version": self.version, "kind": "weighted"}
         if self._model is not None:
-            return {
-                "version": self.version,
-                "kind": "learned",
-                "model_version": self._model_version,
-                "weights": self._weights,
-            }
-        return {"version": self.version, "kind": "weighted", "weights": self._weights}
+            out = {**out, "kind": "learned", "model_version": self._model_version}
+        out["weights"] = self._weights
+        if self._refused is not None:
+            out["refused"] = self._refused
+        return out
 
     def _learned(
         self, a: Person, ranked: list[RankedMatch], people: list[Person], sims: list[float]

@@ -1,8 +1,10 @@
 """The model registry on a folder and on a non-local pyarrow filesystem, and the promotion
-gate: versions, live pointer, push, download, promote, rollback, refusals."""
+gate: versions, live pointer, push, download, promote, rollback, refusals, and copies trusted
+only when their files match the manifest's sha256."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -10,6 +12,8 @@ from typing import Any
 import pytest
 from pyarrow import fs
 
+from matching.core.ml import artifacts
+from matching.core.ml.artifacts import ArtifactMismatch
 from matching.core.ml.gate import better_than, promotion_check
 from matching.core.ml.registry import PromotionRefused, Registry, RegistryError
 
@@ -157,3 +161,33 @@ def test_a_non_local_registry_is_read_through_a_download_cache(tmp_path: Path) -
     assert registry.local_copy("models", "v1") == copy  # cached
     with pytest.raises(RegistryError, match="no models version 'v2'"):
         registry.local_copy("models", "v2")
+
+
+def _published(root: Path, kind: str, version: str) -> Path:
+    """A version written the way the jobs write one: the manifest records every sha256."""
+    tmp = artifacts.staging(root, kind, version)
+    (tmp / "model.bin").write_bytes(b"weights " + version.encode())
+    return artifacts.publish(tmp, {"version": version, "metrics": {}})
+
+
+def test_trusted_copies_match_the_checksums_the_job_recorded(tmp_path: Path) -> None:
+    registry = Registry("mock:///registry", cache_dir=tmp_path / "cache")
+    registry.push("models", _published(tmp_path / "local", "models", "v1"))
+    pushed = registry.manifest("models", "v1")[artifacts.CHECKSUMS]
+    assert pushed == {"model.bin": hashlib.sha256(b"weights v1").hexdigest()}
+    copy = registry.trusted_copy("models", "v1", ["model.bin"])
+    assert (copy / "model.bin").read_bytes() == b"weights v1"
+
+    (copy / "model.bin").write_bytes(b"weights v666")  # the download cache tampered with
+    with pytest.raises(ArtifactMismatch, match=r"v1: model\.bin does not match its sha256"):
+        registry.trusted_copy("models", "v1", ["model.bin"])
+    with pytest.raises(ArtifactMismatch, match=r"no checksum for model\.joblib"):
+        registry.trusted_copy("models", "v1", ["model.joblib"])
+
+
+def test_a_version_without_checksums_is_not_trusted(tmp_path: Path) -> None:
+    _version(tmp_path, "index", "i1", None)  # a manifest written by hand, no sha256
+    registry = Registry(str(tmp_path))
+    assert registry.local_copy("index", "i1") == tmp_path / "index" / "i1"
+    with pytest.raises(ArtifactMismatch, match="records no checksums"):
+        registry.trusted_copy("index", "i1", ["model.bin"])

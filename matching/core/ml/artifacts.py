@@ -1,16 +1,29 @@
-"""Versioned artifact folders: written whole by a job, read by replicas, never edited."""
+"""Versioned artifact folders: written whole by a job, read by replicas, never edited.
+
+`publish` records the sha256 of every file in the manifest (`sha256`: path -> digest);
+replicas `verify` a folder against it before loading anything from it (a model file is a
+pickle: loading a tampered one runs its code).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 MANIFEST = "manifest.json"
+CHECKSUMS = "sha256"  # manifest key: relative path -> hex digest of each file
+_CHUNK = 1 << 20
+
+
+class ArtifactMismatch(RuntimeError):
+    """A version's files do not match the checksums its manifest recorded (or it has none)."""
 
 
 def new_version(now: datetime | None = None) -> str:
@@ -41,10 +54,32 @@ def staging(root: Path, kind: str, version: str) -> Path:
     return tmp
 
 
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def checksums(folder: Path) -> dict[str, str]:
+    """sha256 of every file under `folder` but the manifest, by POSIX relative path."""
+    return {
+        path.relative_to(folder).as_posix(): sha256_file(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.relative_to(folder).as_posix() != MANIFEST
+    }
+
+
 def publish(tmp: Path, manifest: dict[str, Any]) -> Path:
-    """Write the manifest last and rename into place: readers see all of it or nothing."""
-    body = {"created_at": datetime.now(UTC).isoformat(), "code_version": code_version()}
+    """Write the manifest (with every file's sha256) last and rename into place: readers
+    see all of it or nothing."""
+    body: dict[str, Any] = {
+        "created_at": datetime.now(UTC).isoformat(),
+        "code_version": code_version(),
+    }
     body.update(manifest)
+    body[CHECKSUMS] = checksums(tmp)
     (tmp / MANIFEST).write_text(json.dumps(body, indent=2, sort_keys=True, default=str))
     final = tmp.parent / str(body["version"])
     os.replace(tmp, final)
@@ -54,6 +89,31 @@ def publish(tmp: Path, manifest: dict[str, Any]) -> Path:
 def read_manifest(folder: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((folder / MANIFEST).read_text())
     return data
+
+
+def verify(folder: Path, required: Iterable[str]) -> dict[str, Any]:
+    """The manifest, once every file it lists matches its sha256 and every `required` file
+    (what the loader will read) is listed; ArtifactMismatch says which file does not."""
+    try:
+        manifest = read_manifest(folder)
+    except (OSError, ValueError) as exc:
+        raise ArtifactMismatch(f"{folder.name}: unreadable {MANIFEST}: {exc}") from exc
+    listed = manifest.get(CHECKSUMS)
+    if not isinstance(listed, dict) or not listed:
+        raise ArtifactMismatch(f"{folder.name}: the manifest records no checksums")
+    unlisted = sorted(set(required) - set(listed))
+    if unlisted:
+        raise ArtifactMismatch(f"{folder.name}: no checksum for {', '.join(unlisted)}")
+    root = folder.resolve()
+    for name, expected in sorted(listed.items()):
+        path = (folder / str(name)).resolve()
+        if not path.is_relative_to(root):  # a manifest must not make us read elsewhere
+            raise ArtifactMismatch(f"{folder.name}: {name} is outside the version folder")
+        if not path.is_file():
+            raise ArtifactMismatch(f"{folder.name}: {name} is missing")
+        if sha256_file(path) != expected:
+            raise ArtifactMismatch(f"{folder.name}: {name} does not match its sha256")
+    return manifest
 
 
 def versions(root: Path, kind: str) -> list[Path]:

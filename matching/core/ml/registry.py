@@ -14,7 +14,8 @@ readers see the old or the new pointer, never half of one). A model is promoted 
 its evaluation beats what serves now on the same window (`matching.core.ml.gate`), unless forced;
 rollback makes the previous live version live again. Replicas pick the live versions up
 through their `user_config` (see `serve_app.deploy`), so a promotion swaps models without a
-restart.
+restart. Every manifest records the sha256 of its version's files (`artifacts.publish`);
+replicas load only a `trusted_copy`, whose files match them.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from pyarrow import fs
 
-from matching.core.ml.artifacts import MANIFEST
+from matching.core.ml.artifacts import MANIFEST, verify
 from matching.core.ml.gate import promotion_check
 from matching.core.settings import Settings
 
@@ -114,6 +116,13 @@ class Registry:
             fs.copy_files(source, str(partial), source_filesystem=self._fs)
             partial.rename(target)
         return target
+
+    def trusted_copy(self, kind: str, version: str, required: Iterable[str]) -> Path:
+        """`local_copy`, once its files match the manifest's sha256 (and the `required` files
+        the loader reads are among them); artifacts.ArtifactMismatch otherwise."""
+        folder = self.local_copy(kind, version)
+        verify(folder, required)
+        return folder
 
     def evaluation(self, kind: str, version: str) -> dict[str, Any] | None:
         """A version's evaluation (`evaluation/metrics.json`), None if never evaluated."""
