@@ -11,10 +11,10 @@ backoff."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -27,7 +27,6 @@ from aiokafka.errors import (
     CommitFailedError,
     IllegalStateError,
     KafkaError,
-    MessageSizeTooLargeError,
 )
 
 from matching.core.events.kafka import client_options, create_producer
@@ -37,7 +36,16 @@ from matching.core.storage import inbox
 log = logging.getLogger(__name__)
 
 _MAX_ERROR_CHARS = 2000
-_MAX_PAYLOAD_CHARS = 64 * 1024
+_MAX_ID_CHARS = 128
+# pydantic's message repeats the offending input at the end of its error's line (a repr, so
+# on that one line), and asyncpg's and PostgreSQL's repeat a refused value: cut them, keep
+# the field, the rule and the input's type.
+_ECHOES = (
+    (re.compile(r"input_value=.*, input_type=(\w+)\]$", re.MULTILINE), r"input_type=\1]"),
+    (re.compile(r"^ *For further information visit \S+\n?", re.MULTILINE), ""),
+    (re.compile(r"(invalid input for query argument \$\d+):.*$", re.MULTILINE), r"\1"),
+    (re.compile(r'(invalid input (?:syntax|value) for [\w ]+): ".*"', re.MULTILINE), r"\1"),
+)
 # Dependencies being down, or a lost race: retry the same record, never dead-letter it.
 # UndefinedTableError: a migration not applied yet.
 _TRANSIENT: tuple[type[BaseException], ...] = (
@@ -123,25 +131,47 @@ def _text(data: bytes | None) -> str | None:
     return None if data is None else data.decode("utf-8", "backslashreplace")
 
 
+def scrub_error(error: str) -> str:
+    """An error message without the input values it echoes (pydantic's, the database's)."""
+    for pattern, keep in _ECHOES:
+        error = pattern.sub(keep, error)
+    return error.strip()
+
+
+def _names(value: bytes | None) -> tuple[str | None, str | None]:
+    """The record's event_type and event_id, where it is a JSON object that has them."""
+    try:
+        event = json.loads(value or b"")
+    except (ValueError, RecursionError):
+        return None, None
+    if not isinstance(event, dict):
+        return None, None
+    return _clip(event.get("event_type")), _clip(event.get("event_id"))
+
+
+def _clip(value: Any) -> str | None:
+    return value[:_MAX_ID_CHARS] if isinstance(value, str) else None
+
+
 def dead_letter_body(record: Record, reason: str, error: str, group: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
+    """Where the record is and why it failed, never its payload: a user.updated holds profile
+    text, and the errors topic is read more widely. The platform re-reads the original from
+    its topic by partition and offset while that topic retains it."""
+    event_type, event_id = _names(record.value)
+    return {
         "reason": reason,
-        "error": error[:_MAX_ERROR_CHARS],
+        "error": scrub_error(error)[:_MAX_ERROR_CHARS],
         "original_topic": record.topic,
         "partition": record.partition,
         "offset": record.offset,
         "key": _text(record.key),
-        "payload": _text(record.value),
+        "event_type": event_type,
+        "event_id": event_id,
+        "payload_bytes": 0 if record.value is None else len(record.value),
         "timestamp": record.timestamp,
         "consumer_group": group,
         "failed_at": datetime.now(UTC).isoformat(),
     }
-    if record.value is not None:
-        try:
-            record.value.decode("utf-8")
-        except UnicodeDecodeError:
-            body["payload_base64"] = base64.b64encode(record.value).decode()
-    return body
 
 
 class EventConsumer:
@@ -353,13 +383,7 @@ class EventConsumer:
     async def _dead_letter(self, producer: Any, record: Record, reason: str, error: str) -> None:
         body = dead_letter_body(record, reason, error, self._kafka.consumer_group)
         topic = self._kafka.errors_topic
-        try:
-            await producer.send_and_wait(topic, json.dumps(body).encode(), key=record.key)
-        except MessageSizeTooLargeError:  # the original was near the limit: keep its start
-            body.pop("payload_base64", None)
-            body["payload"] = (body["payload"] or "")[:_MAX_PAYLOAD_CHARS]
-            body["payload_truncated"] = True
-            await producer.send_and_wait(topic, json.dumps(body).encode(), key=record.key)
+        await producer.send_and_wait(topic, json.dumps(body).encode(), key=record.key)
         self._stats.dead_lettered += 1
         log.warning(
             "dead-lettered %s:%d@%d (%s): %s",
@@ -367,7 +391,7 @@ class EventConsumer:
             record.partition,
             record.offset,
             reason,
-            error[:200],
+            body["error"][:200],
         )
 
     # -- helpers
