@@ -11,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from matching import __version__
 from matching.core.api import errors
 from matching.core.api.routes import admin, health, profiles
+from matching.core.auth import Authenticator
 from serve_app.services import Services
 
 
@@ -74,6 +75,8 @@ def create_http_app(services: Services) -> FastAPI:
         + ".",
     )
     app.state.resources = services.resources
+    # Refuses to start when it could verify no one (the message names the settings).
+    app.state.authenticator = Authenticator(services.resources.settings.auth)
     app.state.profiles = services.profiles
     app.state.health = services.health
     for module in (profiles, admin, health):

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from matching.core.domain.profile import FACTORS
+from matching.core.domain.profile import FACTORS, ProfileFields
 
 KafkaProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
@@ -76,6 +76,12 @@ class RedisSettings(_Group):
     rate_swipes: int = _env("MATCHING_RATE_LIMIT_SWIPES", 200, ge=0)
     rate_preferences: int = _env("MATCHING_RATE_LIMIT_PREFERENCES", 10, ge=0)
     rate_analytics: int = _env("MATCHING_RATE_LIMIT_ANALYTICS", 100, ge=0)
+    rate_search: int = _env("MATCHING_RATE_LIMIT_SEARCH", 100, ge=0)
+    rate_stats: int = _env("MATCHING_RATE_LIMIT_STATS", 120, ge=0)
+    rate_admin: int = _env("MATCHING_RATE_LIMIT_ADMIN", 600, ge=0)
+    # An internal API key's budget per family is this many times a user's; 0 = unlimited (it
+    # acts for every user, so its traffic grows with the platform; the gateway limits it).
+    rate_service_multiplier: int = _env("MATCHING_RATE_LIMIT_SERVICE_MULTIPLIER", 0, ge=0)
     # With Redis unreachable: true lets requests through (no limits), false answers 503.
     rate_fail_open: bool = _env("MATCHING_RATE_LIMIT_FAIL_OPEN", True)
 
@@ -262,6 +268,117 @@ class ServingSettings(_Group):
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
 
+JwtAlgorithm = Literal[
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512"
+]
+
+
+class AuthSettings(_Group):
+    # Off only when asked for by name; /health then says so and start-up logs a warning.
+    disabled: bool = _env("MATCHING_AUTH_DISABLED", False)
+    algorithm: JwtAlgorithm = _env("AUTH_ALGORITHM", "HS256")
+    access_secret: SecretStr | None = _env("AUTH_ACCESS_SECRET", None)
+    public_key_file: Path | None = _env("AUTH_PUBLIC_KEY_FILE", None)
+    jwks_file: Path | None = _env("AUTH_JWKS_FILE", None)
+    issuer: str | None = _env("AUTH_ISSUER", None, min_length=1)
+    audience: str | None = _env("AUTH_AUDIENCE", None, min_length=1)
+    # Comma-separated, so a new key can be added before the old one is removed.
+    internal_api_key: SecretStr | None = _env("INTERNAL_API_KEY", None)
+    # Profile fields others never see (GET /v1/profiles/{id} by someone else).
+    private_profile_fields: str = _env("MATCHING_PRIVATE_PROFILE_FIELDS", "")
+
+    @field_validator("algorithm", mode="before")
+    @classmethod
+    def _upper(cls, v: Any) -> Any:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator("public_key_file", "jwks_file")
+    @classmethod
+    def _readable(cls, v: Path | None) -> Path | None:
+        if v is not None and not (v.is_file() and os.access(v, os.R_OK)):
+            raise ValueError("not a readable file")
+        return v
+
+    @field_validator("private_profile_fields")
+    @classmethod
+    def _known_fields(cls, v: str) -> str:
+        unknown = sorted(set(_split(v)) - set(ProfileFields.model_fields))
+        if unknown:
+            raise ValueError(f"not profile fields: {', '.join(unknown)}")
+        return v
+
+    @model_validator(mode="after")
+    def _keys_fit_algorithm(self) -> AuthSettings:
+        problem = _key_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    @property
+    def api_keys(self) -> tuple[str, ...]:
+        raw = self.internal_api_key.get_secret_value() if self.internal_api_key else ""
+        return tuple(_split(raw))
+
+    @property
+    def verifies_tokens(self) -> bool:
+        return bool(self.access_secret or self.public_key_file or self.jwks_file)
+
+    @property
+    def private_fields(self) -> frozenset[str]:
+        return frozenset(_split(self.private_profile_fields))
+
+    def serving_problem(self) -> str | None:
+        """Why this replica must not serve (no way to authenticate anyone), or None."""
+        if self.disabled or self.verifies_tokens or self.api_keys:
+            return None
+        return (
+            "auth is on but nothing can be verified: set AUTH_ACCESS_SECRET (or "
+            "AUTH_PUBLIC_KEY_FILE / AUTH_JWKS_FILE) and/or INTERNAL_API_KEY, "
+            "or MATCHING_AUTH_DISABLED=true"
+        )
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def _key_problem(auth: AuthSettings) -> str | None:
+    algorithm = f"AUTH_ALGORITHM={auth.algorithm}"
+    files = [
+        n
+        for n, f in (
+            ("AUTH_PUBLIC_KEY_FILE", auth.public_key_file),
+            ("AUTH_JWKS_FILE", auth.jwks_file),
+        )
+        if f is not None
+    ]
+    if auth.algorithm.startswith("HS"):
+        if files:
+            return f"{', '.join(files)} set but {algorithm} verifies with AUTH_ACCESS_SECRET"
+        # PyJWT warns below the hash size: a shorter HMAC key is guessable offline.
+        need = int(auth.algorithm[2:]) // 8
+        secret = auth.access_secret.get_secret_value() if auth.access_secret else None
+        if secret is not None and len(secret.encode()) < need:
+            return f"AUTH_ACCESS_SECRET must be at least {need} bytes for {algorithm}"
+        return None
+    if auth.access_secret is not None:
+        return f"AUTH_ACCESS_SECRET set but {algorithm} verifies with a public key file"
+    if len(files) > 1:
+        return "set AUTH_PUBLIC_KEY_FILE or AUTH_JWKS_FILE, not both"
+    return None
+
+
+class RetentionSettings(_Group):
+    """How long rows that name people outlive them (see matching.core.storage.retention)."""
+
+    # Published events; unpublished ones stay until they are published.
+    outbox_hours: float = _env("MATCHING_OUTBOX_RETENTION_HOURS", 24.0, gt=0)
+    # The index change log; a retriever replica further behind than this reloads instead.
+    change_log_hours: float = _env("MATCHING_CHANGE_LOG_RETENTION_HOURS", 24.0, gt=0)
+    # Erasure records (hashed ids): at least the platform's Kafka replay window.
+    erasure_days: float = _env("MATCHING_ERASURE_RETENTION_DAYS", 30.0, gt=0)
+
+
 _GROUPS: dict[str, type[_Group]] = {
     "database": DatabaseSettings,
     "redis": RedisSettings,
@@ -270,9 +387,10 @@ _GROUPS: dict[str, type[_Group]] = {
     "index": IndexSettings,
     "matching": MatchingSettings,
     "serving": ServingSettings,
+    "auth": AuthSettings,
 }
 # Variables with these prefixes belong to this service: an unknown one is a typo.
-_OWN_PREFIXES = ("MATCHING_", "ALGORITHM_", "SIMILARITY_", "MAX_MATCHES")
+_OWN_PREFIXES = ("MATCHING_", "ALGORITHM_", "SIMILARITY_", "MAX_MATCHES", "AUTH_", "INTERNAL_API_")
 
 
 def _env_names(group: type[_Group]) -> dict[str, str]:
@@ -298,6 +416,7 @@ class Settings:
     index: IndexSettings
     matching: MatchingSettings
     serving: ServingSettings
+    auth: AuthSettings
     EXTRA_KNOWN: ClassVar[set[str]] = {"MATCHING_HOME", "MATCHING_COMPOSITION"}
 
     def __init__(self, **groups: _Group) -> None:

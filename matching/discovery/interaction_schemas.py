@@ -92,7 +92,8 @@ class MatchUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     status: MatchStatus
-    updated_by: UUID
+    # From the token for a user; required from an internal API key (who acts for a member).
+    updated_by: UUID | None = None
 
 
 class AnalyticsEventIn(BaseModel):

@@ -11,12 +11,12 @@ import asyncpg
 from deployments.retriever import UnknownUser as NotIndexed
 from matching.core.api.errors import Conflict, Forbidden, InvalidInput, NotFound
 from matching.core.api.resources import Resources
+from matching.core.auth import Identity, rules
 from matching.core.storage import blocks, profiles
 from matching.discovery.interaction_schemas import (
     AnalyticsEventIn,
     MatchPage,
     MatchPublic,
-    MatchUpdate,
     SwipeCreate,
     SwipeResult,
 )
@@ -29,6 +29,7 @@ from matching.discovery.storage.errors import (
     NotAMember,
     UnknownUser,
 )
+from matching.discovery.storage.matches import MatchStatus
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,6 @@ class InteractionService:
         self._topic = resources.settings.kafka.matching_topic
 
     async def swipe(self, body: SwipeCreate) -> SwipeResult:
-        await self._r.limit(body.swiper_id, "swipes")
         context = body.context.model_dump(exclude_none=True) if body.context else {}
         async with self._r.connection() as conn:
             try:
@@ -108,23 +108,31 @@ class InteractionService:
                 raise InvalidInput("cursor", str(exc)) from exc
         return MatchPage(matches=[match_public(m) for m in page], next_cursor=next_cursor)
 
-    async def get_match(self, match_id: UUID) -> MatchPublic:
+    async def get_match(self, match_id: UUID, caller: Identity) -> MatchPublic:
+        """The match, for one of its members or an internal API key."""
         async with self._r.connection() as conn:
             found = await matches.get_match(conn, match_id)
         if found is None:
             raise NotFound("match_id", f"no match {match_id}")
+        rules.require_member(caller, (found.user1_id, found.user2_id), "match_id")
         return match_public(found)
 
-    async def update_match(self, match_id: UUID, body: MatchUpdate) -> MatchPublic:
+    async def update_match(
+        self, match_id: UUID, status: MatchStatus, updated_by: UUID, caller: Identity
+    ) -> MatchPublic:
+        """`updated_by` is already the acting user (rules.acting_user); a member must be it."""
         async with self._r.connection() as conn:
             try:
                 updated = await matches.update_status(
-                    conn, match_id, body.status, body.updated_by, self._topic
+                    conn, match_id, status, updated_by, self._topic
                 )
             except MatchNotFound as exc:
                 raise NotFound("match_id", str(exc)) from exc
             except NotAMember as exc:
-                raise Forbidden("updated_by", str(exc)) from exc
+                # A user is updated_by themselves: what they lack is membership of the match.
+                raise Forbidden(
+                    "updated_by" if caller.is_service else "match_id", str(exc)
+                ) from exc
             except IllegalTransition as exc:
                 raise Conflict("status", str(exc)) from exc
         await self._forget(updated.user1_id, updated.user2_id)
@@ -155,7 +163,6 @@ class InteractionService:
             await self._r.discover_cache.invalidate_user(str(user))
 
     async def record_analytics(self, body: AnalyticsEventIn) -> None:
-        await self._r.limit(body.user_id, "analytics")
         event = analytics.AnalyticsEvent(
             user_id=body.user_id,
             event_type=body.event_type,

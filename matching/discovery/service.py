@@ -47,7 +47,6 @@ class DiscoveryService:
         matched or blocked; every candidate shown is recorded as a `match_shown` impression.
         A cached answer ranked by another version than the reranker's now (a promotion or a
         rollback since) is ranked again."""
-        await self._r.limit(user_id, "discover")
         limit = min(limit, self._r.settings.matching.max_matches_per_user)
         version = await self.ranking_version()
         cached = await self._r.discover_cache.get(str(user_id))

@@ -18,6 +18,7 @@ from deployments.embedder import Embedder
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
 from matching.core.api.resources import Resources
+from matching.core.auth.tokens import mint_token
 from matching.core.settings import Settings
 from matching.core.stages import LocalStage
 from matching.core.storage.migrate import migrate_url
@@ -30,6 +31,10 @@ ADMIN_URL = os.environ.get(
     "TEST_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# The test services' credentials: App.client is the platform's backend (the internal key);
+# App.bearer(user) gives a user's token for App.bare, which sends no credentials itself.
+TEST_SECRET = "integration-tests-hs256-secret-0123456789"
+TEST_API_KEY = "integration-tests-internal-key"
 
 
 async def _create_database(name: str) -> str:
@@ -82,6 +87,8 @@ def make_settings(url: str, artifacts: Path, **extra: str) -> Settings:
             # Most tests check that a write shows on the very next discover; the cache
             # (tested on its own) would serve a list up to its TTL old by design.
             "MATCHING_DISCOVER_CACHE_TTL_S": "0",
+            "AUTH_ACCESS_SECRET": TEST_SECRET,
+            "INTERNAL_API_KEY": TEST_API_KEY,
             **extra,
         }
     )
@@ -110,9 +117,21 @@ class App:
     def __init__(self, services: Services, retriever: Retriever) -> None:
         self.services, self.retriever = services, retriever
         self.resources = services.resources
+        transport = httpx.ASGITransport(app=create_http_app(services))
+        keys = services.resources.settings.auth.api_keys
+        # The platform's backend by default, so tests of behaviour need no credentials.
         self.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_http_app(services)), base_url="http://app"
+            transport=transport,
+            base_url="http://app",
+            headers={"X-API-Key": keys[0]} if keys else {},
         )
+        self.bare = httpx.AsyncClient(transport=transport, base_url="http://app")
+
+    def bearer(self, user_id: uuid.UUID | str, *scopes: str, ttl_s: int = 3600) -> dict[str, str]:
+        """Headers that make a request (on `bare`) the given user's, with these scopes."""
+        auth = self.resources.settings.auth
+        token = mint_token(auth, uuid.UUID(str(user_id)), frozenset(scopes), ttl_s)
+        return {"Authorization": f"Bearer {token}"}
 
 
 async def start_app(settings: Settings, embedder: Embedder) -> App:
@@ -130,6 +149,7 @@ async def start_app(settings: Settings, embedder: Embedder) -> App:
 
 async def stop_app(app: App) -> None:
     await app.client.aclose()
+    await app.bare.aclose()
     await app.resources.close()
     await app.retriever.close()
 

@@ -31,6 +31,16 @@ class InvalidInput(ApiError):
     status_code = 422
 
 
+class Unauthorized(ApiError):
+    """No credentials, or ones that do not verify; `challenge` is the WWW-Authenticate value."""
+
+    status_code = 401
+
+    def __init__(self, field: str, message: str, challenge: str) -> None:
+        super().__init__(field, message)
+        self.challenge = challenge
+
+
 class Forbidden(ApiError):
     status_code = 403
 
@@ -83,6 +93,8 @@ def install(app: FastAPI) -> None:
             headers = {"Retry-After": "5"}
         elif isinstance(exc, RateLimited):
             headers = {"Retry-After": str(exc.retry_after_s)}
+        elif isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": exc.challenge}
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:

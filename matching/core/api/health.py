@@ -69,6 +69,7 @@ class HealthService:
                 "redis_available": self._r.discover_cache.available,
                 "rate_limits_degraded": not self._r.limiter.available,
             },
+            "auth": "disabled" if self._r.settings.auth.disabled else "on",
         }
 
     async def _probe(self) -> dict[str, Any]:

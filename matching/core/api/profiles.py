@@ -23,9 +23,13 @@ class ProfileService:
     def __init__(self, resources: Resources) -> None:
         self._r = resources
 
+    @property
+    def private_fields(self) -> frozenset[str]:
+        """Fields the platform marks private (MATCHING_PRIVATE_PROFILE_FIELDS)."""
+        return self._r.settings.auth.private_fields
+
     async def put(self, user_id: UUID, body: ProfileUpsert) -> tuple[Profile, bool]:
         """Embed first, then one transaction; the retrievers replay it from the change log."""
-        await self._r.limit(user_id, "preferences")
         try:
             vector = await self._r.embedder.embed.remote(profile_text(body))
         except Exception as exc:

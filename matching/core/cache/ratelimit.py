@@ -1,4 +1,8 @@
-"""Per-user, per-endpoint rate limits shared by every replica through Redis.
+"""Per-caller, per-family rate limits shared by every replica through Redis.
+
+The subject is who authenticated (a user's id from the token, or an internal API key's id),
+never an id the caller names in the request, so no one can spend another's budget. An
+internal key's budget per family is ``rate_service_multiplier`` times a user's (0: unlimited).
 
 Algorithm: a sliding-window log. Each (user, endpoint) has a sorted set of the instants (Redis
 server time, in microseconds) of the requests it let through in the last ``rate_window_s``. One
@@ -21,15 +25,15 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 from redis.asyncio import Redis
 
 from matching.core.cache.caches import REDIS_ERRORS, RedisGuard
 from matching.core.settings import RedisSettings
 
-Endpoint = Literal["discover", "swipes", "preferences", "analytics"]
-ENDPOINTS: tuple[Endpoint, ...] = ("discover", "swipes", "preferences", "analytics")
+Endpoint = Literal["discover", "search", "swipes", "preferences", "analytics", "stats", "admin"]
+ENDPOINTS: tuple[Endpoint, ...] = get_args(Endpoint)
 FAIL_CLOSED_RETRY_S = 5
 
 
@@ -66,7 +70,7 @@ return {0, 0, wait}
 
 
 class RateLimiter(RedisGuard):
-    """``await limiter.check(user_id, "discover")`` before serving; never raises."""
+    """``await limiter.check(subject, "discover")`` before serving; never raises."""
 
     component = "rate limiter"
 
@@ -79,27 +83,36 @@ class RateLimiter(RedisGuard):
             "swipes": settings.rate_swipes,
             "preferences": settings.rate_preferences,
             "analytics": settings.rate_analytics,
+            "search": settings.rate_search,
+            "stats": settings.rate_stats,
+            "admin": settings.rate_admin,
         }
+        self.service_multiplier = settings.rate_service_multiplier
         self._prefix = f"{namespace}:rate:"
         self._script = client.register_script(_SLIDING_LOG) if client is not None else None
 
-    def _key(self, user_id: str, endpoint: Endpoint) -> str:
-        return f"{self._prefix}{endpoint}:{user_id}"
+    def _key(self, subject: str, endpoint: Endpoint) -> str:
+        return f"{self._prefix}{endpoint}:{subject}"
+
+    def limit_for(self, endpoint: Endpoint, *, service: bool = False) -> int:
+        """The budget per window; 0 means unlimited."""
+        return self.limits[endpoint] * (self.service_multiplier if service else 1)
 
     def _degraded(self, limit: int) -> Decision:
         if self.fail_open:
             return Decision(True, limit, limit, 0, degraded=True)
         return Decision(False, limit, 0, FAIL_CLOSED_RETRY_S, degraded=True)
 
-    async def check(self, user_id: str, endpoint: Endpoint) -> Decision:
-        limit = self.limits[endpoint]
+    async def check(self, subject: str, endpoint: Endpoint, *, service: bool = False) -> Decision:
+        """Count one request of ``subject`` (a user's id or a key's id) to ``endpoint``."""
+        limit = self.limit_for(endpoint, service=service)
         if limit <= 0:
             return Decision(True, 0, 0, 0, degraded=False)
         if self._script is None:
             return self._degraded(limit)
         try:
             allowed, remaining, wait_us = await self._script(
-                keys=[self._key(user_id, endpoint)],
+                keys=[self._key(subject, endpoint)],
                 args=[self.window_s * 1_000_000, limit, uuid.uuid4().hex],
             )
         except REDIS_ERRORS as exc:
@@ -111,12 +124,12 @@ class RateLimiter(RedisGuard):
         retry_after = max(1, math.ceil(int(wait_us) / 1_000_000))
         return Decision(False, limit, 0, retry_after, degraded=False)
 
-    async def reset(self, user_id: str, endpoint: Endpoint) -> bool:
-        """Forget the user's requests to ``endpoint`` (tests, admin); False on Redis errors."""
+    async def reset(self, subject: str, endpoint: Endpoint) -> bool:
+        """Forget the subject's requests to ``endpoint`` (tests, admin); False on Redis errors."""
         if self.client is None:
             return False
         try:
-            await self.client.delete(self._key(user_id, endpoint))
+            await self.client.delete(self._key(subject, endpoint))
         except REDIS_ERRORS as exc:
             self._failed("reset", exc)
             return False

@@ -7,6 +7,8 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict
 
+from matching.core.api.deps import CallerDep
+from matching.core.auth import rules
 from matching.discovery.deps import InteractionsDep
 
 router = APIRouter(prefix="/v1/users", tags=["blocks"])
@@ -19,13 +21,21 @@ class BlockCreate(BaseModel):
 
 
 @router.post("/{user_id}/blocks", status_code=status.HTTP_204_NO_CONTENT)
-async def block(user_id: UUID, body: BlockCreate, interactions: InteractionsDep) -> Response:
-    """Neither person is shown to the other again, nor can they match (idempotent)."""
+async def block(
+    user_id: UUID, body: BlockCreate, interactions: InteractionsDep, caller: CallerDep
+) -> Response:
+    """Neither person is shown to the other again, nor can they match (idempotent).
+    The user themselves or an internal API key."""
+    rules.require_self(caller, user_id, "user_id")
     await interactions.block(user_id, body.blocked_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/{user_id}/blocks/{blocked_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def unblock(user_id: UUID, blocked_id: UUID, interactions: InteractionsDep) -> Response:
+async def unblock(
+    user_id: UUID, blocked_id: UUID, interactions: InteractionsDep, caller: CallerDep
+) -> Response:
+    """Only the blocker (or an internal API key) lifts a block."""
+    rules.require_self(caller, user_id, "user_id")
     await interactions.unblock(user_id, blocked_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

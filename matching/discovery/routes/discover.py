@@ -6,6 +6,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Query
 
+from matching.core.api.deps import DiscoverCaller
+from matching.core.auth import rules
 from matching.discovery.deps import DiscoveryDep
 from matching.discovery.schemas import DiscoverResponse, MatchCandidate
 
@@ -14,9 +16,14 @@ router = APIRouter(prefix="/v1/users", tags=["discover"])
 
 @router.get("/{user_id}/discover", response_model=DiscoverResponse)
 async def discover(
-    user_id: UUID, service: DiscoveryDep, limit: int = Query(20, ge=1, le=100)
+    user_id: UUID,
+    service: DiscoveryDep,
+    caller: DiscoverCaller,
+    limit: int = Query(20, ge=1, le=100),
 ) -> DiscoverResponse:
-    """People this user may want to meet and who may want to meet them, with reasons."""
+    """People this user may want to meet and who may want to meet them, with reasons.
+    The user themselves or an internal API key."""
+    rules.require_self(caller, user_id, "user_id")
     ranked, version = await service.discover(user_id, limit)
     candidates = [MatchCandidate.model_validate(m) for m in ranked]
     return DiscoverResponse(

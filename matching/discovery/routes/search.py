@@ -6,6 +6,8 @@ from dataclasses import asdict
 
 from fastapi import APIRouter
 
+from matching.core.api.deps import SearchCaller
+from matching.core.auth import rules
 from matching.discovery.deps import DiscoveryDep
 from matching.discovery.schemas import MatchCandidate, SearchRequest, SearchResponse
 
@@ -13,8 +15,13 @@ router = APIRouter(prefix="/v1", tags=["search"])
 
 
 @router.post("/search", response_model=SearchResponse)
-async def search(body: SearchRequest, service: DiscoveryDep) -> SearchResponse:
-    """E.g. "Looking for hiking enthusiasts who mentor founders", optionally near a place."""
+async def search(
+    body: SearchRequest, service: DiscoveryDep, caller: SearchCaller
+) -> SearchResponse:
+    """E.g. "Looking for hiking enthusiasts who mentor founders", optionally near a place.
+    Any signed-in user; `user_id`, when given, must be the caller's own."""
+    if body.user_id is not None:
+        rules.require_self(caller, body.user_id, "user_id")
     ranked, interpreted = await service.search(body)
     candidates = [MatchCandidate.model_validate(asdict(m)) for m in ranked]
     version = candidates[0].algorithm_version if candidates else "weighted-v1"

@@ -6,13 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from matching.core.api.deps import ResourcesDep
+from matching.core.api.deps import AdminCaller, ResourcesDep
 from matching.core.api.models import describe_models
+from matching.core.auth import rules
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 @router.get("/models")
-async def models(resources: ResourcesDep) -> dict[str, Any]:
-    """Versions in the registry with their metrics, which are live, and what answers here."""
+async def models(resources: ResourcesDep, caller: AdminCaller) -> dict[str, Any]:
+    """Versions in the registry with their metrics, which are live, and what answers here.
+    The admin scope or an internal API key."""
+    rules.require_admin(caller)
     return await describe_models(resources)
