@@ -2,71 +2,64 @@
 
 from __future__ import annotations
 
-import json
+import logging
+import re
+import uuid
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matching import __version__
 from matching.core.api import errors
 from matching.core.api.routes import admin, health, profiles
 from matching.core.auth import Authenticator
+from serve_app.body import BodyGuard
 from serve_app.services import Services
 
+log = logging.getLogger(__name__)
+# A caller's id is kept only when it cannot smuggle anything into logs or headers.
+_SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
-class BodyLimit:
-    """413 for bodies over `limit` bytes, by Content-Length or as they stream in."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+class RequestContext:
+    """Every request gets an id (X-Request-ID, in error bodies and logs); anything a route
+    did not expect becomes the generic 500, logged here, never shown to the caller."""
+
+    def __init__(self, app: ASGIApp, echo_header: bool = True) -> None:
+        self.app, self.echo_header = app, echo_header
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._reject(send)
-            return
-        seen = 0
+        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        scope[errors.REQUEST_ID] = rid
+        started = False
 
-        async def counting() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if self.echo_header:
+                    MutableHeaders(scope=message)["X-Request-ID"] = rid
+            await send(message)
 
         try:
-            await self.app(scope, counting, send)
-        except _TooLarge:
-            await self._reject(send)
-
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "PayloadTooLarge",
-                "field": "body",
-                "message": f"body: larger than {self.limit} bytes",
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            route = getattr(scope.get("route"), "path", None) or "(no route)"
+            # The route's template, not the URL: ids in the path stay out of the logs.
+            log.exception("unexpected error in %s %s (request %s)", scope["method"], route, rid)
+            if started:  # too late to change the answer; the server closes the connection
+                raise
+            await errors.internal_error(scope)(scope, receive, send_with_id)
 
 
-class _TooLarge(Exception):
-    pass
-
-
-def create_http_app(services: Services) -> FastAPI:
+def create_http_app(services: Services, *, echo_request_id: bool = True) -> FastAPI:
+    """The app; `echo_request_id=False` where a proxy already returns X-Request-ID (Serve)."""
     app = FastAPI(
         title="Matching service",
         version=__version__,
@@ -84,11 +77,15 @@ def create_http_app(services: Services) -> FastAPI:
     for mode in services.modes:
         mode.mount(app)
     errors.install(app)
-    settings = services.resources.settings
-    origins = settings.serving.cors_origin_list
-    if origins:
+    serving = services.resources.settings.serving
+    # Added innermost first: the request id wraps everything, CORS wraps the body's errors.
+    app.add_middleware(BodyGuard, limit=serving.max_body_bytes, max_depth=serving.max_json_depth)
+    if serving.cors_origin_list:
         app.add_middleware(
-            CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"]
+            CORSMiddleware,
+            allow_origins=serving.cors_origin_list,
+            allow_methods=["*"],
+            allow_headers=["*"],
         )
-    app.add_middleware(BodyLimit, limit=settings.serving.max_body_bytes)
+    app.add_middleware(RequestContext, echo_header=echo_request_id)
     return app

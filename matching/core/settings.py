@@ -257,6 +257,8 @@ class ServingSettings(_Group):
     cors_origins: str = _env("CORS_ORIGINS", "")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _env("LOG_LEVEL", "INFO")
     max_body_bytes: int = _env("MATCHING_MAX_BODY_BYTES", 64 * 1024, ge=1024)
+    # JSON nested deeper than this is refused (422) before any model or the database sees it.
+    max_json_depth: int = _env("MATCHING_MAX_JSON_DEPTH", 32, ge=4, le=256)
 
     @field_validator("log_level", mode="before")
     @classmethod

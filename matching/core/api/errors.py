@@ -1,12 +1,23 @@
-"""Errors that are part of the API: each answers with a status and names the field."""
+"""Errors that are part of the API: each answers with a status, names the field and carries
+the request id; nothing an exception says reaches the caller."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+from starlette.types import Scope
+
+log = logging.getLogger(__name__)
+
+# The scope key under which serve_app.http's middleware keeps the request's id.
+REQUEST_ID = "matching.request_id"
 
 
 class ApiError(Exception):
@@ -49,6 +60,10 @@ class Conflict(ApiError):
     status_code = 409
 
 
+class PayloadTooLarge(ApiError):
+    status_code = 413
+
+
 class RateLimited(ApiError):
     status_code = 429
 
@@ -62,6 +77,43 @@ class DependencyUnavailable(ApiError):
 
     def __init__(self, dependency: str, reason: str) -> None:
         super().__init__(dependency, f"{dependency} unavailable: {reason}")
+        self.dependency, self.reason = dependency, reason
+
+    def body(self) -> dict[str, Any]:
+        # Raised `from` an exception, the reason is that exception's text: logged, not shown.
+        if self.__cause__ is None:
+            return super().body()
+        return {**super().body(), "message": f"{self.dependency} unavailable"}
+
+
+def request_id(scope: Scope) -> str | None:
+    """The id the request-id middleware gave this request (None outside it)."""
+    value = scope.get(REQUEST_ID)
+    return value if isinstance(value, str) else None
+
+
+def error_response(
+    body: dict[str, Any], status: int, scope: Scope, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """An error body in the API's shape, with the request id."""
+    return JSONResponse({**body, "request_id": request_id(scope)}, status, headers=headers)
+
+
+def validation_body(field: str, message: str, kind: str) -> dict[str, Any]:
+    """The 422 body for one rejected field."""
+    detail = [{"field": field, "message": message, "type": kind}]
+    return {
+        "error": "ValidationError",
+        "field": field,
+        "message": f"{field}: {message}",
+        "detail": detail,
+    }
+
+
+def internal_error(scope: Scope) -> JSONResponse:
+    """The 500 for anything unexpected: no exception text, no traceback, only the id."""
+    body = {"error": "InternalError", "field": None, "message": "internal error"}
+    return error_response(body, 500, scope)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -76,7 +128,9 @@ def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
         details.append(
             {"field": _field(tuple(err.get("loc", ()))), "message": msg, "type": err.get("type")}
         )
-    first = details[0] if details else {"field": "body", "message": "invalid request"}
+    if not details:
+        return validation_body("body", "invalid request", "invalid")
+    first = details[0]
     return {
         "error": "ValidationError",
         "field": first["field"],
@@ -85,21 +139,41 @@ def _validation_body(exc: RequestValidationError) -> dict[str, Any]:
     }
 
 
+def _http_error_name(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase.replace(" ", "").replace("-", "")
+    except ValueError:
+        return "HTTPError"
+
+
 def install(app: FastAPI) -> None:
-    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
         headers = None
         if isinstance(exc, DependencyUnavailable):
             headers = {"Retry-After": "5"}
+            log.warning(
+                "%s unavailable (request %s): %s",
+                exc.dependency,
+                request_id(request.scope),
+                exc.reason,
+            )
         elif isinstance(exc, RateLimited):
             headers = {"Retry-After": str(exc.retry_after_s)}
         elif isinstance(exc, Unauthorized):
             headers = {"WWW-Authenticate": exc.challenge}
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+        return error_response(exc.body(), exc.status_code, request.scope, headers)
 
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return JSONResponse(_validation_body(exc), status_code=422)
+        return error_response(_validation_body(exc), 422, request.scope)
+
+    async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's own 404/405 (and any HTTPException) in the API's shape, not {"detail"}.
+        assert isinstance(exc, HTTPException)
+        body = {"error": _http_error_name(exc.status_code), "field": None, "message": exc.detail}
+        return error_response(body, exc.status_code, request.scope, exc.headers)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http_error)
