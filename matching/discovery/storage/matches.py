@@ -12,7 +12,7 @@ import base64
 import binascii
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Final, Literal
 from uuid import UUID
@@ -243,20 +243,31 @@ _LIST_AFTER = _list_sql(after_cursor=True)
 
 
 def encode_cursor(updated_at: datetime, match_id: UUID) -> str:
-    raw = f"{updated_at.isoformat()}|{match_id}".encode()
+    raw = f"{updated_at.astimezone(UTC).isoformat()}|{match_id}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+# Cursors name a time the database wrote: a forged one far outside this range would make
+# the driver overflow (year 1 at +05:00 is before year 1 in UTC) instead of paging.
+_CURSOR_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+_CURSOR_SKEW = timedelta(days=1)
+
+
 def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """The (updated_at, id) a cursor from `encode_cursor` holds; anything else is refused."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, ident = raw.partition("|")
         updated_at = datetime.fromisoformat(stamp)
         match_id = UUID(ident)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor(f"invalid cursor {cursor[:40]!r}") from exc
-    if updated_at.tzinfo is None:
-        raise InvalidCursor(f"invalid cursor {cursor[:40]!r}")
+        raise InvalidCursor("not a cursor this service issued") from exc
+    latest = datetime.now(UTC) + _CURSOR_SKEW
+    if updated_at.utcoffset() != timedelta(0) or not _CURSOR_EARLIEST <= updated_at <= latest:
+        raise InvalidCursor("not a cursor this service issued (time out of range)")
+    # Only the exact text encode_cursor writes: no padding, spacing or other spellings.
+    if encode_cursor(updated_at, match_id) != cursor:
+        raise InvalidCursor("not a cursor this service issued")
     return updated_at, match_id
 
 
