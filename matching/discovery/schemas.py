@@ -13,6 +13,7 @@ from pydantic import (
 )
 
 from matching.core.domain.profile import both_coordinates
+from matching.core.domain.prompt import MAX_RADIUS_KM
 
 
 class ScoreBreakdown(BaseModel):
@@ -94,7 +95,7 @@ class SearchRequest(BaseModel):
     user_id: UUID | None = None
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180, validate_default=True)
-    max_distance_km: float | None = Field(default=None, gt=0, le=20_000)
+    max_distance_km: float | None = Field(default=None, gt=0, le=MAX_RADIUS_KM)
     age_range: AgeRange | None = None
     limit: int = Field(default=20, ge=1, le=100)
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from matching.core.domain.prompt import NEAR_ME_KM, PromptHints, mentioned, normalise, parse_prompt
+from matching.core.domain.prompt import (
+    MAX_RADIUS_KM,
+    NEAR_ME_KM,
+    PromptHints,
+    mentioned,
+    normalise,
+    parse_prompt,
+)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +38,24 @@ def test_radius(prompt: str, radius_km: float) -> None:
     hints = parse_prompt(prompt)
     assert hints.radius_km == pytest.approx(radius_km)
     assert hints.near_me is True
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "within 99999999999999999999 miles",
+        "within 20001 km",
+        "within " + "9" * 400 + " km",  # float() of this is inf
+        "within 12500 miles",
+    ],
+)
+def test_absurd_radii_are_clamped_to_the_maximum(prompt: str) -> None:
+    assert parse_prompt(prompt) == PromptHints(radius_km=MAX_RADIUS_KM, near_me=True)
+    assert MAX_RADIUS_KM == 20_000.0
+
+
+def test_a_number_that_is_not_plain_digits_is_no_radius() -> None:
+    assert parse_prompt("within 1e400 km") == PromptHints(radius_km=None, near_me=False)
 
 
 def test_near_me_is_fifty_km() -> None:

@@ -6,6 +6,10 @@ import re
 from dataclasses import dataclass
 
 NEAR_ME_KM = 50.0
+# A radius from a prompt is clamped to these: half the Earth's circumference covers every
+# place (SearchRequest.max_distance_km has the same maximum), and 100 m is the finest asked.
+MIN_RADIUS_KM = 0.1
+MAX_RADIUS_KM = 20_000.0
 _KM_PER_MILE = 1.609344
 _NEAR = re.compile(r"\b(near me|nearby|close to me|around me|in my area|near by)\b", re.I)
 _WITHIN = re.compile(r"\bwithin\s+(\d+(?:\.\d+)?)\s*(km|kilometers?|kilometres?|mi|miles?)\b", re.I)
@@ -24,7 +28,8 @@ def parse_prompt(prompt: str) -> PromptHints:
     if within:
         value, unit = float(within.group(1)), within.group(2).lower()
         km = value * _KM_PER_MILE if unit.startswith("mi") else value
-        return PromptHints(radius_km=max(km, 0.1), near_me=True)
+        # "within 99999999999999999999 miles" parses (to inf past ~300 digits): clamp, not fail.
+        return PromptHints(radius_km=min(max(km, MIN_RADIUS_KM), MAX_RADIUS_KM), near_me=True)
     if _NEAR.search(prompt):
         return PromptHints(radius_km=NEAR_ME_KM, near_me=True)
     return PromptHints(radius_km=None, near_me=False)
