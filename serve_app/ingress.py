@@ -39,7 +39,8 @@ class _Replica:
         await self._work.start()
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_http_app(self._services)
+        # Serve's proxy already returns X-Request-ID (the id it passes in, which the app uses).
+        return create_http_app(self._services, echo_request_id=False)
 
     async def _stop(self) -> None:
         await self._work.stop()
