@@ -1,5 +1,6 @@
 """Both delete paths, DELETE /v1/profiles/{id} and Kafka's user.deleted, erase a person the
-same way: every table, the discover cache, the live index and the events they write."""
+same way: every table, the published events that named them, the discover cache, the live
+index and the events they write; stale events naming them afterwards change nothing."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from deployments.embedder import Embedder
 from matching.core.events.kafka import create_producer
+from matching.core.storage.erasure import erased_at
 from matching.core.storage.migrate import migrate_url
 from matching.devtools.services import TansuBroker
 from serve_app.workers import BackgroundWork
@@ -106,6 +108,10 @@ async def populate(app: App) -> dict[str, str]:
     listed = await app.client.get(f"/v1/users/{ids['viewer']}/discover")
     assert ids["gone"] in {c["user_id"] for c in listed.json()["candidates"]}
     assert await app.resources.discover_cache.get(ids["viewer"]) is not None
+    async with app.resources.pool.acquire() as conn:
+        # what the relay does once Kafka acknowledged: published events name gone now
+        published = await conn.execute("UPDATE event_outbox SET published_at = now()")
+        assert int(published.split()[-1]) >= 4  # swipes, match.created
     return labels
 
 
@@ -152,6 +158,11 @@ async def snapshot(app: App, labels: dict[str, str], outbox_after: int) -> dict[
             outbox_after,
         )
     state["index_changes"] = [(labels[str(r["user_id"])], r["op"]) for r in changes]
+    state["naming_gone"] = await naming(app, ids["gone"], outbox_after)
+    async with app.resources.pool.acquire() as conn:
+        state["erased"] = [
+            label for label in PEOPLE if await erased_at(conn, UUID(ids[label])) is not None
+        ]
     state["outbox"] = normalise(
         [
             {
@@ -171,6 +182,27 @@ async def snapshot(app: App, labels: dict[str, str], outbox_after: int) -> dict[
     found = await app.client.post("/v1/search", json={"prompt": "Gone"})
     state["search_finds_gone"] = ids["gone"] in {c["user_id"] for c in found.json()["candidates"]}
     return state
+
+
+async def naming(app: App, user_id: str, outbox_after: int) -> dict[str, int]:
+    """Rows that still contain the id, per table, in every table of the schema (so a table
+    added later is checked too); the events enqueued by the erasure itself excepted."""
+    found = {}
+    async with app.resources.pool.acquire() as conn:
+        tables = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        for table in sorted(r["tablename"] for r in tables):
+            count = await conn.fetchval(
+                f'SELECT count(*) FROM "{table}" t WHERE strpos(t::text, $1) > 0', user_id
+            )
+            if count:
+                found[table] = count
+        # the events this erasure enqueued name gone until published and pruned
+        found["event_outbox"] = await conn.fetchval(
+            "SELECT count(*) FROM event_outbox t WHERE strpos(t::text, $1) > 0 AND id <= $2",
+            user_id,
+            outbox_after,
+        )
+    return found
 
 
 async def erase_and_snapshot(app: App, erase: Erase) -> dict[str, Any]:
@@ -215,8 +247,31 @@ async def delete_over_kafka(app: App, gone: UUID) -> None:
             assert time.monotonic() < deadline, f"not erased everywhere: {work.info()}"
             await asyncio.sleep(0.05)
         assert work.info()["consumer"]["processed"] == 1
+        await send_stale_events(app, work, gone)
     finally:
         await work.stop()
+
+
+async def send_stale_events(app: App, work: BackgroundWork, gone: UUID) -> None:
+    """A late user.updated and a registration naming gone: ignored, not applied, and not
+    dead-lettered with their data (the snapshot after them equals the HTTP path's)."""
+    producer = create_producer(app.resources.settings.kafka)
+    await producer.start()
+    try:
+        for topic, event in (
+            ("user.events", {"event_type": "user.updated", "new_values": {"name": "Back"}}),
+            ("event.events", {"event_type": "event.registration.created", "event_id": "e2"}),
+        ):
+            value = json.dumps({**event, "user_id": str(gone), "message_id": "m"}).encode()
+            await producer.send_and_wait(topic, value, key=str(gone).encode())
+    finally:
+        await producer.stop()
+    deadline = time.monotonic() + WAIT_S
+    while sum(work.info()["consumer"][k] for k in ("ignored", "dead_lettered")) < 2:
+        assert time.monotonic() < deadline, f"stale events not settled: {work.info()}"
+        await asyncio.sleep(0.05)
+    consumer = work.info()["consumer"]
+    assert (consumer["processed"], consumer["dead_lettered"], consumer["ignored"]) == (1, 0, 2)
 
 
 async def test_both_delete_paths_erase_the_same(
@@ -241,6 +296,10 @@ async def test_both_delete_paths_erase_the_same(
     # and that one outcome is the erasure
     for table in TABLES:
         assert "gone" not in json.dumps(over_http[table]), table
+    # in no table (the published events that named gone included) but the change log (its
+    # upsert and delete, which retrievers replay), pruned after its retention (test_retention)
+    assert over_http["naming_gone"] == {"event_outbox": 0, "index_changes": 2}
+    assert over_http["erased"] == ["gone"]
     assert over_http["profiles"] == [["blocked"], ["partner"], ["pender"], ["viewer"]]
     assert over_http["user_matches"] == over_http["user_blocks"] == []
     assert over_http["event_registrations"] == [["meetup", "partner"]]

@@ -97,6 +97,8 @@ class Outcome:
     applied: bool  # False: a duplicate (the inbox had it)
     # Runs once the handler's transaction committed (and for a duplicate: at least once).
     after_commit: AfterCommit | None = None
+    # Nothing to apply, by rule (it names someone erased): counted as ignored, not applied.
+    ignored: bool = False
 
 
 Handler = Callable[[Record, dict[str, Any]], Awaitable[Outcome]]
@@ -373,7 +375,9 @@ class EventConsumer:
         except Rejected as exc:
             await self._dead_letter(producer, record, exc.reason, str(exc))
             return
-        if outcome.applied:
+        if outcome.ignored:
+            self._stats.ignored += 1
+        elif outcome.applied:
             self._stats.processed += 1
         else:
             self._stats.duplicates += 1

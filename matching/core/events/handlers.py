@@ -1,8 +1,15 @@
 """What the consumed events do: each handler parses its event and claims it in the inbox in
-the same transaction as its work, so an event is applied once however often it arrives."""
+the same transaction as its work, so an event is applied once however often it arrives.
+
+An event naming someone erased (within MATCHING_ERASURE_RETENTION_DAYS) is ignored, neither
+applied nor dead-lettered with their data: a late or replayed user.updated must not bring
+them back. If the platform re-created the account since, only events produced before the
+erasure are ignored (by the Kafka record's timestamp).
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from uuid import UUID
@@ -24,9 +31,10 @@ from matching.core.events.schemas import (
     parse,
 )
 from matching.core.storage import inbox
-from matching.core.storage.erasure import ErasureStep, erase_person
+from matching.core.storage.erasure import ErasureStep, erase_person, erased_at
 from matching.core.storage.profiles import (
     StoredVector,
+    exists,
     get_profile,
     lock_person,
     stored_vector,
@@ -34,11 +42,13 @@ from matching.core.storage.profiles import (
 )
 from matching.core.storage.registrations import upsert_registration
 
+log = logging.getLogger(__name__)
 Embed = Callable[[str], Awaitable[np.ndarray]]
 UserCallback = Callable[[UUID], Awaitable[None]]
 
 _EDITABLE = frozenset(ProfileIn.model_fields)
 _STALE_RETRIES = 3
+_IGNORED = Outcome(applied=False, ignored=True)
 
 
 class _Stale(Exception):
@@ -123,6 +133,8 @@ class EventHandlers:
             async with self._pool.acquire(timeout=self._db_timeout_s) as conn:
                 if await inbox.seen(conn, message_id):
                     return self._outcome(False, uid)
+                if await names_erased(conn, uid, record):
+                    return _ignored(record)
                 current = await get_profile(conn, uid)
                 stored = await stored_vector(conn, uid)
             if current is None:
@@ -160,6 +172,8 @@ class EventHandlers:
             if not await _claim(conn, record, message_id, USER_UPDATED):
                 return self._outcome(False, current.id)
             locked = await lock_person(conn, current.id)
+            if locked is None and await names_erased(conn, current.id, record):
+                return _ignored(record)  # erased meanwhile
             if locked is None:
                 raise Rejected("unknown_user", f"profile {current.id} was deleted meanwhile")
             # the update was computed from `current` and `stored`: both must still hold
@@ -209,6 +223,8 @@ class EventHandlers:
         async with self._pool.acquire(timeout=self._db_timeout_s) as conn, conn.transaction():
             if not await _claim(conn, record, message_id, REGISTRATION_CREATED):
                 return Outcome(applied=False)
+            if await names_erased(conn, reg.user_id, record):
+                return _ignored(record)
             try:
                 await upsert_registration(
                     conn,
@@ -229,3 +245,21 @@ async def _claim(
     return await inbox.claim(
         conn, message_id, record.topic, record.partition, record.offset, event_type
     )
+
+
+async def names_erased(conn: asyncpg.Connection, user_id: UUID, record: Record) -> bool:
+    """Whether an event about `user_id` must be ignored: they were erased and are gone, or
+    their account was re-created after the erasure and the record was produced before it."""
+    at = await erased_at(conn, user_id)
+    if at is None:
+        return False
+    if not await exists(conn, user_id):
+        return True
+    # a record without a timestamp (-1) is taken as new: the account exists again
+    return 0 <= record.timestamp <= at.timestamp() * 1000
+
+
+def _ignored(record: Record) -> Outcome:
+    # no id in the log: the person is erased
+    log.info("ignored an event naming an erased person at %s@%d", record.topic, record.offset)
+    return _IGNORED

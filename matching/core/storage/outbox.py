@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -89,3 +89,25 @@ async def backlog(conn: asyncpg.Connection, timeout: float) -> tuple[int, float 
     row = await conn.fetchrow(_BACKLOG, timeout=timeout)
     assert row is not None
     return int(row[0]), row[1]
+
+
+async def prune_published(conn: asyncpg.Connection, older_than: timedelta) -> int:
+    """Delete events published more than `older_than` ago (their payloads name people);
+    unpublished events stay whatever their age. Returns how many went."""
+    status = await conn.execute(
+        "DELETE FROM event_outbox WHERE published_at < now() - $1::interval", older_than
+    )
+    return int(status.split()[-1])
+
+
+async def forget_published(conn: asyncpg.Connection, user_id: uuid.UUID) -> int:
+    """Delete the published events that name the person (in their key or payload), for an
+    erasure; the unpublished ones still go out and are pruned after the retention."""
+    # A scan of the published rows, which MATCHING_OUTBOX_RETENTION_HOURS bounds; erasures
+    # are rare, and no index can serve "the payload names this id" for every event shape.
+    status = await conn.execute(
+        "DELETE FROM event_outbox WHERE published_at IS NOT NULL "
+        "AND (strpos(message_key, $1) > 0 OR strpos(payload::text, $1) > 0)",
+        str(user_id),
+    )
+    return int(status.split()[-1])
