@@ -56,6 +56,8 @@ class DatabaseSettings(_Group):
     url: str | None = _env("DATABASE_URL", None)
     pool_min_size: int = _env("MATCHING_DB_POOL_MIN", 1, ge=0, le=100)
     pool_max_size: int = _env("MATCHING_DB_POOL_MAX", 8, ge=1, le=200)
+    # The longest wait for a connection (pool or new) and for any one statement; past it the
+    # request answers 503 naming the database.
     command_timeout_s: float = _env("MATCHING_DB_TIMEOUT_S", 10.0, gt=0)
 
     @field_validator("url")
@@ -84,6 +86,8 @@ class RedisSettings(_Group):
     rate_service_multiplier: int = _env("MATCHING_RATE_LIMIT_SERVICE_MULTIPLIER", 0, ge=0)
     # With Redis unreachable: true lets requests through (no limits), false answers 503.
     rate_fail_open: bool = _env("MATCHING_RATE_LIMIT_FAIL_OPEN", True)
+    # Connect and read timeout of every Redis call: a slow Redis counts as down (caches skipped).
+    timeout_s: float = _env("MATCHING_REDIS_TIMEOUT_S", 1.0, gt=0, le=60)
 
     @field_validator("url")
     @classmethod
@@ -101,6 +105,11 @@ class KafkaSettings(_Group):
     errors_topic: str = _env("KAFKA_ERRORS_TOPIC", "matching.errors", min_length=1)
     relay_batch: int = _env("MATCHING_RELAY_BATCH", 500, ge=1, le=10_000)
     relay_poll_s: float = _env("MATCHING_RELAY_POLL_S", 0.2, gt=0, le=60)
+    # Every request of the service's Kafka clients (produce, fetch, metadata) gives up after this.
+    request_timeout_s: float = _env("MATCHING_KAFKA_TIMEOUT_S", 30.0, gt=0, le=600)
+    # How long the consumer retries a record that keeps failing for a transient reason (while
+    # the database answers) before it dead-letters it with reason retries_exhausted.
+    consumer_retry_s: float = _env("MATCHING_CONSUMER_RETRY_S", 600.0, gt=0)
     # PLAINTEXT suits a local broker only; a cluster's brokers take SASL_SSL (k8s/README.md).
     security_protocol: KafkaProtocol = _env("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT")
     sasl_mechanism: SaslMechanism | None = _env("KAFKA_SASL_MECHANISM", None)
@@ -257,6 +266,10 @@ class ServingSettings(_Group):
     cors_origins: str = _env("CORS_ORIGINS", "")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _env("LOG_LEVEL", "INFO")
     max_body_bytes: int = _env("MATCHING_MAX_BODY_BYTES", 64 * 1024, ge=1024)
+    # The longest the ingress waits for a retriever or reranker call, and for an embedding;
+    # past it the request answers 503 naming the stage.
+    stage_timeout_s: float = _env("MATCHING_STAGE_TIMEOUT_S", 10.0, gt=0, le=600)
+    embed_timeout_s: float = _env("MATCHING_EMBED_TIMEOUT_S", 10.0, gt=0, le=600)
     # JSON nested deeper than this is refused (422) before any model or the database sees it.
     max_json_depth: int = _env("MATCHING_MAX_JSON_DEPTH", 32, ge=4, le=256)
 

@@ -13,7 +13,7 @@ from matching.core.cache import client as redis_client
 from matching.core.cache.caches import DiscoverCache, FeatureCache
 from matching.core.cache.ratelimit import Endpoint, RateLimiter
 from matching.core.settings import Settings
-from matching.core.stages import Stage
+from matching.core.stages import Stage, TimedStage
 from matching.core.storage.db import create_pool
 from matching.core.storage.erasure import ErasureStep
 from matching.core.storage.migrate import migrate
@@ -30,7 +30,12 @@ class Resources:
         self, settings: Settings, embedder: Stage, retriever: Stage, reranker: Stage
     ) -> None:
         self.settings = settings
-        self.embedder, self.retriever, self.reranker = embedder, retriever, reranker
+        # Every service reaches the stages through these: no call can wait longer than its
+        # timeout, and one that would is a 503 naming the stage.
+        stage_s, embed_s = settings.serving.stage_timeout_s, settings.serving.embed_timeout_s
+        self.embedder = TimedStage("embedder", embedder, embed_s)
+        self.retriever = TimedStage("retriever", retriever, stage_s)
+        self.reranker = TimedStage("reranker", reranker, stage_s)
         self._pool: asyncpg.Pool | None = None
         self.redis = redis_client.create_client(settings.redis)
         self.discover_cache = DiscoverCache(self.redis, settings.redis)
@@ -61,7 +66,7 @@ class Resources:
 
     def connection(self) -> _Acquire:
         """pool.acquire() that answers 503 naming the database when it is lost."""
-        return _Acquire(self.pool)
+        return _Acquire(self.pool, self.settings.database.command_timeout_s)
 
     async def limit(self, user_id: UUID, endpoint: Endpoint) -> None:
         """429 with Retry-After once a user spends their budget for an endpoint."""
@@ -95,8 +100,8 @@ class Resources:
 class _Acquire:
     """pool.acquire() that turns a lost database into a 503 naming it."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self._cm = pool.acquire(timeout=5)
+    def __init__(self, pool: asyncpg.Pool, timeout_s: float) -> None:
+        self._cm = pool.acquire(timeout=timeout_s)
 
     async def __aenter__(self) -> asyncpg.Connection:
         try:

@@ -11,7 +11,8 @@ def create_client(settings: RedisSettings) -> aioredis.Redis | None:
     """A client (connections are opened lazily), or None when REDIS_URL is not set."""
     if not settings.url:
         return None
-    return aioredis.from_url(settings.url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    timeout = settings.timeout_s  # a Redis slower than this counts as down: caches skipped
+    return aioredis.from_url(settings.url, socket_timeout=timeout, socket_connect_timeout=timeout)
 
 
 async def ping(client: aioredis.Redis) -> bool:

@@ -17,7 +17,6 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",  # an event is sent once every in-sync replica has it
     # tansu cannot InitProducerId, and at-least-once + event_id dedup is the contract
     "enable_idempotence": False,
-    "request_timeout_ms": 30_000,
 }
 
 
@@ -43,11 +42,17 @@ def client_options(settings: KafkaSettings) -> dict[str, Any]:
     return options
 
 
+def request_timeout_ms(settings: KafkaSettings) -> int:
+    """MATCHING_KAFKA_TIMEOUT_S as aiokafka's request_timeout_ms."""
+    return max(1, round(settings.request_timeout_s * 1000))
+
+
 def create_producer(settings: KafkaSettings, **overrides: Any) -> AIOKafkaProducer:
     """An unstarted producer to `settings.bootstrap_servers` with the service's defaults."""
     if not settings.bootstrap_servers:
         raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set")
-    options = {**client_options(settings), **PRODUCER_DEFAULTS, **overrides}
+    timeout = {"request_timeout_ms": request_timeout_ms(settings)}
+    options = {**client_options(settings), **PRODUCER_DEFAULTS, **timeout, **overrides}
     return AIOKafkaProducer(**options)
 
 

@@ -36,7 +36,11 @@ async def create_pool(settings: DatabaseSettings) -> asyncpg.Pool:
         settings.url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
+        # Every statement and every new connection gives up after MATCHING_DB_TIMEOUT_S
+        # (the ingress turns either into a 503 naming the database); acquiring is bounded
+        # by each caller (Resources.connection).
         command_timeout=settings.command_timeout_s,
+        timeout=settings.command_timeout_s,
         init=_init_connection,
     )
     assert pool is not None
@@ -52,6 +56,11 @@ async def connect(settings: DatabaseSettings) -> asyncpg.Connection:
     """One connection with the same codecs as the pool (for jobs and commands)."""
     if not settings.url:
         raise DatabaseNotConfigured("DATABASE_URL is not set")
-    conn = await asyncpg.connect(settings.url, command_timeout=settings.command_timeout_s * 30)
+    # Jobs run long statements on purpose: 30 times the request timeout, never unbounded.
+    conn = await asyncpg.connect(
+        settings.url,
+        command_timeout=settings.command_timeout_s * 30,
+        timeout=settings.command_timeout_s,
+    )
     await _init_connection(conn)
     return conn
