@@ -307,6 +307,14 @@ class AuthSettings(_Group):
     def _upper(cls, v: Any) -> Any:
         return v.upper() if isinstance(v, str) else v
 
+    @field_validator(
+        "access_secret", "public_key_file", "jwks_file", "internal_api_key", mode="before"
+    )
+    @classmethod
+    def _empty_is_unset(cls, v: Any) -> Any:
+        # An empty variable (a blank Secret key, `export X=`) means not set, not a key "".
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("public_key_file", "jwks_file")
     @classmethod
     def _readable(cls, v: Path | None) -> Path | None:
