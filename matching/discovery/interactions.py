@@ -20,7 +20,7 @@ from matching.discovery.interaction_schemas import (
     SwipeCreate,
     SwipeResult,
 )
-from matching.discovery.storage import analytics, matches, swipes
+from matching.discovery.storage import analytics, matches, scoring, swipes
 from matching.discovery.storage.errors import (
     IllegalSwipeChange,
     IllegalTransition,
@@ -88,15 +88,23 @@ class InteractionService:
             match=match_public(match) if match else None,
         )
 
-    async def _score_pair(self, a: UUID, b: UUID) -> tuple[float, dict[str, Any], str]:
-        """The pair's compatibility as discover computes it, stored with the match."""
+    async def _score_pair(self, a: UUID, b: UUID) -> tuple[float, dict[str, Any], str] | None:
+        """The pair's compatibility as discover computes it, stored with the match; None when
+        the stages cannot answer now (the match is then scored later, see score_pending)."""
         try:
             found = await self._r.retriever.pair.remote(a, b)
+            ranked = await self._r.reranker.score_pair.remote(found.requester, found.candidates[0])
         except NotIndexed:
             return 0.0, {"summary": "not scored: a profile is not indexed"}, "unscored"
-        ranked = await self._r.reranker.score_pair.remote(found.requester, found.candidates[0])
+        except Exception:  # down, too slow (TimedStage) or failing: never lose the like for it
+            log.warning("scoring %s/%s failed; the match is scored later", a, b, exc_info=True)
+            return None
         reasons = dict(ranked.reasons)
         return ranked.compatibility_score, reasons, ranked.algorithm_version
+
+    async def score_pending(self, conn: asyncpg.Connection) -> int:
+        """Score the matches created while scoring was unavailable; how many it scored."""
+        return await scoring.score_pending(conn, self._score_pair, self._topic)
 
     async def list_matches(
         self, user_id: UUID, status: str | None, limit: int, cursor: str | None

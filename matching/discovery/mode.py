@@ -48,9 +48,11 @@ class Discovery:
             app.include_router(module.router)
 
     async def maintain(self) -> dict[str, Any]:
-        """Expire matches past their TTL and refresh the stats view."""
+        """Expire matches past their TTL, refresh the stats view, and score the matches
+        created while the scoring stages were unavailable."""
         async with self._r.connection() as conn:
             topic = self._r.settings.kafka.matching_topic
             expired = await matches_store.expire_matches(conn, datetime.now(UTC), topic)
             await analytics_store.refresh_stats(conn)
-        return {"expired": expired}
+            scored = await self.interactions.score_pending(conn)
+        return {"expired": expired, "scored": scored}

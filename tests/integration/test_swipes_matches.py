@@ -31,6 +31,7 @@ from matching.discovery.storage.matches import (
     pair_key,
     update_status,
 )
+from matching.discovery.storage.scoring import score_pending
 from matching.discovery.storage.swipes import (
     SwipeResult,
     excluded_ids,
@@ -504,3 +505,78 @@ async def test_expire_skips_a_match_being_changed(fresh_database: str) -> None:
     finally:
         await c1.close()
         await c2.close()
+
+
+# --- a score that cannot be computed now ------------------------------------------------
+
+
+class DownScorer(Scorer):
+    """score_pair while the scoring stages are down or too slow: no score now."""
+
+    async def __call__(  # type: ignore[override]
+        self, a: uuid.UUID, b: uuid.UUID
+    ) -> tuple[float, dict[str, Any], str] | None:
+        self.calls.append((a, b))
+        return None
+
+
+async def test_a_like_while_scoring_is_down_makes_the_match_with_its_score_pending(
+    conn: asyncpg.Connection,
+) -> None:
+    a, b = await make_users(conn, 2)
+    await swipe(conn, a, b, "like")
+    down = DownScorer()
+    result = await swipe(conn, b, a, "like", down)
+    assert result.changed and result.mutual and result.match_created
+    assert down.calls == [ordered_pair(a, b)]
+    assert await conn.fetchval("SELECT count(*) FROM swipe_history") == 2  # the like is kept
+    assert result.match_id is not None
+    match = await get_match(conn, result.match_id)
+    assert match is not None and match.status == "mutual"
+    assert match.compatibility_score is None and match.algorithm_version is None
+    assert match.match_reason["score_pending"] is True
+    (created,) = await outbox(conn, "match.created")
+    assert created["payload"]["compatibility_score"] is None
+    assert created["payload"]["match_reason"]["score_pending"] is True
+
+    assert await score_pending(conn, down, TOPIC) == 0  # still down: stays pending
+    still = await get_match(conn, result.match_id)
+    assert still is not None and still.compatibility_score is None
+    assert await outbox(conn, "match.scored") == []
+
+    assert await score_pending(conn, Scorer(), TOPIC) == 1
+    scored = await get_match(conn, result.match_id)
+    assert scored is not None and scored.compatibility_score == 0.8765
+    assert scored.algorithm_version == "test-v1" and "score_pending" not in scored.match_reason
+    (event,) = await outbox(conn, "match.scored")
+    assert event["message_key"] == pair_key(a, b)
+    payload = event["payload"]
+    assert payload["match_id"] == str(result.match_id)
+    assert payload["compatibility_score"] == 0.8765
+    assert payload["match_reason"]["shared_interest_count"] == 1  # counts, not the interests
+    assert await score_pending(conn, Scorer(), TOPIC) == 0  # scored once
+    assert len(await outbox(conn, "match.created")) == 1
+
+
+async def test_score_pending_scores_every_open_pending_match_and_nothing_else(
+    conn: asyncpg.Connection,
+) -> None:
+    users = await make_users(conn, 8)
+    pairs = [(users[i], users[i + 1]) for i in range(0, 8, 2)]
+    ids = []
+    for x, y in pairs:
+        await swipe(conn, x, y, "like")
+        result = await swipe(conn, y, x, "like", DownScorer())
+        ids.append(result.match_id)
+    # a pending match declined before it was scored is left as it is
+    declined = await update_status(conn, ids[0], "declined", pairs[0][0], TOPIC)
+    assert declined.compatibility_score is None
+    scorer = Scorer()
+    assert await score_pending(conn, scorer, TOPIC, batch=2) == 3  # several batches
+    assert sorted(scorer.calls) == sorted(ordered_pair(x, y) for x, y in pairs[1:])
+    first = await get_match(conn, ids[0])
+    assert first is not None and first.status == "declined" and first.compatibility_score is None
+    for mid in ids[1:]:
+        match = await get_match(conn, mid)
+        assert match is not None and match.compatibility_score == 0.8765
+    assert len(await outbox(conn, "match.scored")) == 3

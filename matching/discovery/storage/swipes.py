@@ -10,7 +10,8 @@ transaction: the transaction is optimistic; when it finds that this swipe comple
 and it has no score yet, it rolls back (nothing written, lock released), the score is
 computed with no transaction or lock held, and the transaction runs again and re-checks.
 Only swipes that create a match pay for the extra round trips; a like cannot be taken back,
-so the second attempt always has what it needs.
+so the second attempt always has what it needs. When the score cannot be computed now, the
+match is created with its score pending and scored later (`scoring.score_pending`).
 
 A swipe is activity: it moves the swiper's `profiles.last_active_at` to the swipe's time,
 in the swipe's transaction, after the pair lock (pair lock, then rows). Retrievers pick it up
@@ -19,8 +20,6 @@ with `profiles.active_since`, not the change log: its lock would serialise every
 
 from __future__ import annotations
 
-import math
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 from uuid import UUID, uuid4
@@ -36,6 +35,7 @@ from matching.discovery.storage.matches import (
     ordered_pair,
     pair_key,
 )
+from matching.discovery.storage.scoring import Score, ScorePair, compute
 
 SwipeAction = Literal["like", "pass", "super_like"]
 ACTIONS: Final[frozenset[str]] = frozenset({"like", "pass", "super_like"})
@@ -49,9 +49,6 @@ _UPGRADES: Final[dict[str, frozenset[str]]] = {
 SWIPE_PERFORMED = "swipe.performed"
 MATCH_CREATED = "match.created"
 
-# (a, b) -> (compatibility score in [0, 1], match_reason, algorithm_version)
-ScorePair = Callable[[UUID, UUID], Awaitable[tuple[float, dict[str, Any], str]]]
-
 
 @dataclass(frozen=True, slots=True)
 class SwipeResult:
@@ -63,13 +60,6 @@ class SwipeResult:
     match_id: UUID | None  # the pair's match when mutual
     event_ids: list[UUID] = field(default_factory=list)
     match_created: bool = False  # this call created the match (or made a pending one mutual)
-
-
-@dataclass(frozen=True, slots=True)
-class _Score:
-    value: float
-    reason: dict[str, Any]
-    version: str
 
 
 class _ScoreNeeded(Exception):
@@ -112,14 +102,6 @@ RETURNING id
 """
 
 
-async def _score(score_pair: ScorePair, u1: UUID, u2: UUID) -> _Score:
-    value, reason, version = await score_pair(u1, u2)
-    value = float(value)
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise ValueError(f"compatibility score {value!r} is not in [0, 1]")
-    return _Score(round(value, 4), dict(reason), str(version))
-
-
 async def record_swipe(
     conn: asyncpg.Connection,
     swiper: UUID,
@@ -137,7 +119,9 @@ async def record_swipe(
     unknown action), UnknownUser, IllegalSwipeChange (a like cannot become a pass, nor a
     super_like a like). Events (swipe.performed, match.created; keyed by the ordered pair)
     are written to the outbox in the same transaction. No match forms while either person
-    blocks the other (the swipe itself is stored; the blocked person is not told).
+    blocks the other (the swipe itself is stored; the blocked person is not told). When
+    `score_pair` answers None the match is still created, its score pending (match.created
+    then carries a null score; match.scored follows once it is computed).
     """
     if action not in ACTIONS:
         raise ValueError(f"unknown swipe action {action!r}")
@@ -145,7 +129,7 @@ async def record_swipe(
         raise ValueError("cannot swipe on oneself")
     if not isinstance(context, dict):
         raise ValueError("context must be an object")
-    score: _Score | None = None
+    score: Score | None = None
     for _ in range(2):
         try:
             return await _record(
@@ -153,7 +137,7 @@ async def record_swipe(
             )
         except _ScoreNeeded:
             u1, u2 = ordered_pair(swiper, swiped)
-            score = await _score(score_pair, u1, u2)
+            score = await compute(score_pair, u1, u2)
         except asyncpg.ForeignKeyViolationError as exc:  # a profile deleted meanwhile
             raise UnknownUser(None) from exc
     raise AssertionError("a second attempt always has the score")  # pragma: no cover
@@ -166,7 +150,7 @@ async def _record(
     action: str,
     context: dict[str, Any],
     topic: str,
-    score: _Score | None,
+    score: Score | None,
     match_ttl_days: float,
 ) -> SwipeResult:
     u1, u2 = ordered_pair(swiper, swiped)
@@ -244,7 +228,7 @@ async def _record(
 
 
 async def _create_match(
-    conn: asyncpg.Connection, u1: UUID, u2: UUID, score: _Score, ttl_days: float
+    conn: asyncpg.Connection, u1: UUID, u2: UUID, score: Score, ttl_days: float
 ) -> tuple[UUID | None, dict[str, Any]]:
     row = await conn.fetchrow(
         _INSERT_MATCH, uuid4(), u1, u2, score.value, score.reason, score.version, ttl_days
