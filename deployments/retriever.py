@@ -3,6 +3,9 @@
 Every profile write appends to `index_changes` in its own transaction; each replica replays
 that log before it answers, so any replica sees a write as soon as the write has returned.
 Last activity (a swipe moves it) is read apart from the log, every ACTIVITY_REFRESH_S.
+The log is pruned after MATCHING_CHANGE_LOG_RETENTION_HOURS: a replica whose position was
+pruned past reloads from the database. Snapshots are loaded only once their files match the
+sha256 their manifest recorded, and only people in `profiles` now are served from them.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ _DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceErr
 # the recent past, for swipes whose transaction began before the last read and committed after.
 ACTIVITY_REFRESH_S = 30.0
 ACTIVITY_SLACK = timedelta(minutes=5)
+SNAPSHOT_FILES = ("index.faiss", "user_ids.npy")  # what CandidateIndex.from_snapshot reads
 
 
 class UnknownUser(LookupError):
@@ -61,6 +65,8 @@ class Retriever:
         self._stale_since: float | None = None
         self._index_version: str | None = None  # None: the newest snapshot
         self._active_at: datetime | None = None  # the database's clock at the last read
+        self._refused: dict[str, Any] | None = None  # the last snapshot refused, and why
+        self._reloads = 0  # times the change log was pruned past this replica's position
         self._activity_due = 0.0
         self.activity_refresh_s = ACTIVITY_REFRESH_S
         set_threads(self._settings.index.faiss_threads)
@@ -71,14 +77,9 @@ class Retriever:
             # A replica may start before the ingress on a fresh database: migrating is
             # idempotent and serialised by its advisory lock, so every stage may do it.
             await migrate(conn)
-            # Read the log position first: replaying from it is idempotent.
-            seq = await profiles.last_change_seq(conn)
-            active_at, _ = await profiles.active_since(conn, None)
-            people = await profiles.fetch_people(conn, self.model_version)
-        self._index = await asyncio.to_thread(self._load, people)
-        self._seq, self._active_at = seq, active_at
+            await self._reload(conn)
         await self.sync()
-        log.info("retriever ready: %s", self._index.stats())
+        log.info("retriever ready: %s", self.index.stats())
 
     async def reconfigure(self, config: dict[str, Any]) -> None:
         """user_config {"index_version": V | None}: serve index snapshot V from the registry
@@ -92,20 +93,34 @@ class Retriever:
             return
         wanted = config["index_version"]
         async with self._sync_lock:
-            async with self._pool.acquire() as conn:
-                seq = await profiles.last_change_seq(conn)
-                active_at, _ = await profiles.active_since(conn, None)
-                people = await profiles.fetch_people(conn, self.model_version)
             previous = self._index_version
             self._index_version = wanted
             try:
-                index = await asyncio.to_thread(self._load, people)
+                async with self._pool.acquire() as conn:
+                    await self._reload(conn, refuse=True)
+            except artifacts.ArtifactMismatch as exc:
+                self._index_version = previous  # keep serving what this replica has
+                self._refused = {"index_version": wanted, "reason": str(exc)}
+                log.error("refusing index %s, serving %s: %s", wanted, self.index.version, exc)
+                return
             except Exception:
                 self._index_version = previous
                 raise
-            self._index, self._seq, self._active_at = index, seq, active_at
         await self.sync()
-        log.info("retriever: index %s live: %s", wanted or "newest", index.stats())
+        log.info("retriever: index %s live: %s", wanted or "newest", self.index.stats())
+
+    async def _reload(self, conn: asyncpg.Connection, *, refuse: bool = False) -> None:
+        """Load the snapshot and reconcile it with the database's people, or build the
+        index from them; the caller holds the sync lock (or nothing runs yet)."""
+        # Read the log position first: replaying from it is idempotent. Only people in
+        # `profiles` now are served from a snapshot, so an older one never brings back
+        # someone erased since it was written, even once the change log forgot the erasure.
+        seq = await profiles.last_change_seq(conn)
+        active_at, _ = await profiles.active_since(conn, None)
+        people = await profiles.fetch_people(conn, self.model_version)
+        index, refused = await asyncio.to_thread(self._load, people, refuse)
+        self._index, self._seq, self._active_at = index, seq, active_at
+        self._refused = refused
 
     def _snapshot(self) -> Path | None:
         if self._index_version is None:
@@ -115,15 +130,29 @@ class Retriever:
         registry = Registry.from_settings(self._settings)
         return registry.local_copy("index", str(self._index_version))
 
-    def _load(self, people: list[profiles.IndexedPerson]) -> CandidateIndex:
+    def _load(
+        self, people: list[profiles.IndexedPerson], refuse: bool
+    ) -> tuple[CandidateIndex, dict[str, Any] | None]:
+        """The snapshot once its files match their sha256, else a build from `people`;
+        with `refuse`, a mismatch raises instead. Returns the index and what was refused."""
+        refused = None
         snapshot = self._snapshot()
         if snapshot is not None:
-            manifest = artifacts.read_manifest(snapshot)
-            if manifest.get("model_version") == self.model_version:
-                return CandidateIndex.from_snapshot(snapshot, people, self._settings.index)
-            log.warning("snapshot %s is for another model; rebuilding", snapshot.name)
+            try:
+                manifest = artifacts.verify(snapshot, SNAPSHOT_FILES)
+            except artifacts.ArtifactMismatch as exc:
+                if refuse:
+                    raise
+                log.error("refusing index snapshot; building from the database: %s", exc)
+                refused = {"index_version": snapshot.name, "reason": str(exc)}
+            else:
+                if manifest.get("model_version") == self.model_version:
+                    index = CandidateIndex.from_snapshot(snapshot, people, self._settings.index)
+                    return index, None
+                log.warning("snapshot %s is for another model; rebuilding", snapshot.name)
         dim = len(people[0].embedding) if people else 384
-        return CandidateIndex.build(people, dim, self._settings.index, artifacts.new_version())
+        version = artifacts.new_version()
+        return CandidateIndex.build(people, dim, self._settings.index, version), refused
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -140,7 +169,17 @@ class Retriever:
         assert self._pool is not None
         async with self._sync_lock:
             async with self._pool.acquire(timeout=2) as conn:
-                while changes := await profiles.changes_since(conn, self._seq):
+                while True:
+                    pruned_through, changes = await profiles.changes_since(conn, self._seq)
+                    if pruned_through > self._seq:
+                        # changes this replica never saw were pruned (it fell further behind
+                        # than MATCHING_CHANGE_LOG_RETENTION_HOURS): replaying cannot catch up
+                        log.warning("change log pruned past seq %d: reloading", self._seq)
+                        self._reloads += 1
+                        await self._reload(conn)
+                        continue
+                    if not changes:
+                        break
                     await self._apply(conn, changes)
                     self._seq = int(changes[-1]["seq"])
                 await self._refresh_activity(conn)
@@ -242,6 +281,8 @@ class Retriever:
             "model_version": self.model_version,
             "applied_seq": self._seq,
             "index_version": self._index_version,
+            "reloads": self._reloads,
+            **({"refused": self._refused} if self._refused is not None else {}),
             **self._index.stats(),
         }
 

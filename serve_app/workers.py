@@ -1,7 +1,7 @@
 """Background work inside each ingress replica: the outbox relay, the event consumer and
-each mode's periodic maintenance. Safe with many replicas: one relay leads (advisory
-lock), consumers share partitions (consumer group), maintenance runs where it takes its
-lock."""
+the periodic maintenance (each mode's, and the core's retention pruning). Safe with many
+replicas: one relay leads (advisory lock), consumers share partitions (consumer group),
+maintenance runs where it takes its lock."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import numpy as np
 from matching.core.events.consumer import EventConsumer
 from matching.core.events.handlers import EventHandlers
 from matching.core.events.relay import OutboxRelay
+from matching.core.storage import retention
 from matching.core.storage.locks import Lock, try_session_lock
 from serve_app.services import Services
 
@@ -85,6 +86,10 @@ class BackgroundWork:
             done: dict[str, Any] = {
                 mode.name: await mode.maintain() for mode in self._services.modes
             }
+            # rows naming people outlive them only as long as the retention settings say
+            done["retention"] = await retention.prune(
+                conn, self._services.resources.settings.retention
+            )
         return {**done, "at": time.time()}
 
     def info(self) -> dict[str, Any]:

@@ -411,6 +411,7 @@ _GROUPS: dict[str, type[_Group]] = {
     "matching": MatchingSettings,
     "serving": ServingSettings,
     "auth": AuthSettings,
+    "retention": RetentionSettings,
 }
 # Variables with these prefixes belong to this service: an unknown one is a typo.
 _OWN_PREFIXES = ("MATCHING_", "ALGORITHM_", "SIMILARITY_", "MAX_MATCHES", "AUTH_", "INTERNAL_API_")
@@ -440,6 +441,7 @@ class Settings:
     matching: MatchingSettings
     serving: ServingSettings
     auth: AuthSettings
+    retention: RetentionSettings
     EXTRA_KNOWN: ClassVar[set[str]] = {"MATCHING_HOME", "MATCHING_COMPOSITION"}
 
     def __init__(self, **groups: _Group) -> None:

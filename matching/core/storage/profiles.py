@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -258,15 +258,52 @@ async def active_since(
     return row["db_now"], list(zip(row["ids"], row["ats"], strict=True))
 
 
-async def changes_since(conn: asyncpg.Connection, seq: int, limit: int = 5000) -> list[Any]:
-    return list(
-        await conn.fetch(
-            "SELECT seq, user_id, op FROM index_changes WHERE seq > $1 ORDER BY seq LIMIT $2",
-            seq,
-            limit,
+# One statement, so the horizon and the rows come from one snapshot (a prune commits both).
+_CHANGES = """
+SELECT h.pruned_through, c.seq, c.user_id, c.op
+FROM index_changes_horizon h LEFT JOIN LATERAL (
+    SELECT seq, user_id, op FROM index_changes WHERE seq > $1 ORDER BY seq LIMIT $2
+) c ON true
+ORDER BY c.seq
+"""
+
+
+async def changes_since(
+    conn: asyncpg.Connection, seq: int, limit: int = 5000
+) -> tuple[int, list[Any]]:
+    """(the last seq pruned from the log, the changes after `seq` in order); a reader whose
+    `seq` is below the first has missed pruned changes and must reload instead."""
+    rows = await conn.fetch(_CHANGES, seq, limit)
+    return int(rows[0]["pruned_through"]), [r for r in rows if r["seq"] is not None]
+
+
+async def last_change_seq(conn: asyncpg.Connection) -> int:
+    """The log position a reader that has everything stands at (pruned or not)."""
+    return int(
+        await conn.fetchval(
+            "SELECT greatest((SELECT coalesce(max(seq), 0) FROM index_changes), "
+            "(SELECT pruned_through FROM index_changes_horizon))"
         )
     )
 
 
-async def last_change_seq(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM index_changes"))
+# The longest prefix (in seq order) of changes older than the retention goes, and the
+# horizon moves past it, in one statement.
+_PRUNE_CHANGES = """
+WITH bound AS (
+    SELECT coalesce(
+        (SELECT min(seq) - 1 FROM index_changes WHERE changed_at >= now() - $1::interval),
+        (SELECT max(seq) FROM index_changes)) AS through
+), gone AS (
+    DELETE FROM index_changes WHERE seq <= (SELECT through FROM bound) RETURNING seq
+), moved AS (
+    UPDATE index_changes_horizon
+    SET pruned_through = greatest(pruned_through, (SELECT max(seq) FROM gone))
+)
+SELECT count(*) FROM gone
+"""
+
+
+async def prune_changes(conn: asyncpg.Connection, older_than: timedelta) -> int:
+    """Forget changes older than `older_than` (replicas further behind reload); how many."""
+    return int(await conn.fetchval(_PRUNE_CHANGES, older_than))
