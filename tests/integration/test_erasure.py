@@ -248,6 +248,9 @@ async def delete_over_kafka(app: App, gone: UUID) -> None:
             await asyncio.sleep(0.05)
         assert work.info()["consumer"]["processed"] == 1
         await send_stale_events(app, work, gone)
+        # the maintenance prunes by retention: nothing here is old enough (test_erasure_after)
+        pruned = (await work.maintain_once())["retention"]
+        assert pruned == {"event_outbox": 0, "index_changes": 0, "erasures": 0}
     finally:
         await work.stop()
 
@@ -297,7 +300,7 @@ async def test_both_delete_paths_erase_the_same(
     for table in TABLES:
         assert "gone" not in json.dumps(over_http[table]), table
     # in no table (the published events that named gone included) but the change log (its
-    # upsert and delete, which retrievers replay), pruned after its retention (test_retention)
+    # upsert and delete, which retrievers replay), pruned after its retention (test_erasure_after)
     assert over_http["naming_gone"] == {"event_outbox": 0, "index_changes": 2}
     assert over_http["erased"] == ["gone"]
     assert over_http["profiles"] == [["blocked"], ["partner"], ["pender"], ["viewer"]]

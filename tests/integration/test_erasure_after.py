@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,10 @@ import pyarrow.parquet as pq
 import pytest
 import pytest_asyncio
 
+from deployments.embedder import Embedder
 from deployments.retriever import Retriever
 from matching.core.domain.profile import ProfileIn
+from matching.core.events.handlers import EventHandlers
 from matching.core.ml import artifacts
 from matching.core.ml.embedding import model_path, model_version
 from matching.core.settings import Settings
@@ -26,6 +29,7 @@ from matching.core.storage import retention
 from matching.core.storage.erasure import erase_person, erased_at
 from matching.core.storage.outbox import enqueue
 from matching.core.storage.profiles import upsert_profile
+from tests.integration.conftest import App
 from tests.support import connect, profile_body
 from training import embed, features, jobs
 from training.build_index import build_index
@@ -191,3 +195,45 @@ def _run(job: str, settings: Settings) -> dict[str, Any]:
         return features.run(settings, jobs.load_config("features"))
     # every profile embedded again, so the snapshot lists everyone it read
     return embed.run(settings, {**jobs.load_config("embed"), "force": True})
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A consumed Kafka record, as the handlers read it."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int  # ms since the epoch, set by the producer
+    key: bytes | None = None
+    value: bytes | None = None
+
+
+async def test_a_recreated_account_takes_new_events_and_ignores_older_ones(
+    app: App, embedder: Embedder
+) -> None:
+    """PUT of an erased id re-creates the person (the platform's user service may); events
+    produced before the erasure still do not apply to the new account."""
+    uid = uuid.uuid4()
+    assert (await app.client.put(f"/v1/profiles/{uid}", json=profile_body("Old"))).is_success
+    assert (await app.client.delete(f"/v1/profiles/{uid}")).status_code == 204
+    again = await app.client.put(f"/v1/profiles/{uid}", json=profile_body("New"))
+    assert again.status_code == 201
+    async with app.resources.pool.acquire() as conn:
+        at = await erased_at(conn, uid)
+    assert at is not None  # kept: it still tells older events apart
+
+    handlers = EventHandlers(
+        app.resources.pool, embedder.embed, app.resources.model_version, topic=TOPIC
+    )
+    erased_ms = int(at.timestamp() * 1000)
+    for offset, (produced_ms, name, applied) in enumerate(
+        ((erased_ms - 60_000, "Replayed", False), (erased_ms + 1, "Renamed", True))
+    ):
+        event = {"event_type": "user.updated", "user_id": str(uid), "new_values": {"name": name}}
+        outcome = await handlers.user_updated(
+            Received("user.events", 0, offset, produced_ms), event
+        )
+        assert (outcome.applied, outcome.ignored) == (applied, not applied)
+        shown = (await app.client.get(f"/v1/profiles/{uid}")).json()["name"]
+        assert shown == (name if applied else "New")
