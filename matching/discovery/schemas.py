@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from uuid import UUID
 
 from pydantic import (
@@ -50,6 +51,12 @@ class Reasons(BaseModel):
     primary_factors: list[str]
     shared_events: list[str] = Field(default_factory=list)
     summary: str
+
+    @field_validator("distance_km", mode="before")
+    @classmethod
+    def _whole_km(cls, v: object) -> object:
+        # discover answers cached before distances were whole km: show them whole too
+        return math.floor(v) if isinstance(v, float) and math.isfinite(v) else v
 
 
 class MatchCandidate(BaseModel):

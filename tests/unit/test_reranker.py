@@ -22,6 +22,7 @@ from matching.core.domain.profile import FACTORS
 from matching.core.domain.scoring import harmonic_mean
 from matching.core.retrieval.candidates import Candidate
 from matching.core.settings import Settings
+from matching.discovery.schemas import Reasons
 
 
 class _FrozenDatetime(datetime):
@@ -378,3 +379,10 @@ async def test_shared_events_boost_is_visible_and_capped(make_person: Any) -> No
     assert boosted.reasons["summary"].startswith("both attending KubeCon, PyCon")
     assert boosted.compatibility_score == round(plain.compatibility_score + EVENT_BOOST_MAX, 4)
     assert plain.reasons["shared_events"] == []
+
+
+def test_reasons_cached_before_whole_km_are_shown_whole() -> None:
+    old = {"shared_interests": [], "industry_match": False, "primary_factors": [], "summary": ""}
+    assert Reasons.model_validate({**old, "distance_km": 12.7}).distance_km == 12
+    assert Reasons.model_validate({**old, "distance_km": 0.4}).distance_km == 0
+    assert Reasons.model_validate({**old, "distance_km": None}).distance_km is None
