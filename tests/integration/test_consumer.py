@@ -23,11 +23,12 @@ from matching.core.domain.profile import ProfileIn
 from matching.core.domain.text import profile_text
 from matching.core.events.consumer import EventConsumer
 from matching.core.events.handlers import EventHandlers
-from matching.core.settings import Settings
+from matching.core.settings import KafkaSettings, Settings
 from matching.core.storage.db import create_pool
 from matching.core.storage.profiles import get_profile, upsert_profile
 from matching.devtools.services import TansuBroker, free_port
 from matching.discovery.erasure import DiscoveryErasure
+from tests.integration.conftest import App
 from tests.support import profile_body
 
 TOPICS = {"user.events": 1, "event.events": 1, "matching.errors": 1, "matching.events": 1}
@@ -49,13 +50,14 @@ def kafka(tmp_path: Path) -> Iterator[TansuBroker]:
         yield broker
 
 
-def _settings(database_url: str, kafka: TansuBroker) -> Settings:
+def _settings(database_url: str, kafka: TansuBroker, **extra: str) -> Settings:
     return Settings.from_env(
         {
             "DATABASE_URL": database_url,
             "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers,
             "MATCHING_DB_POOL_MAX": "4",
             "MATCHING_DB_TIMEOUT_S": "5",
+            **extra,
         }
     )
 
@@ -90,7 +92,11 @@ class Consumers:
         self._started: list[EventConsumer] = []
 
     def start(
-        self, pool: asyncpg.Pool, embed: Callable[[str], Awaitable[np.ndarray]] | None = None
+        self,
+        pool: asyncpg.Pool,
+        embed: Callable[[str], Awaitable[np.ndarray]] | None = None,
+        kafka: KafkaSettings | None = None,
+        **options: Any,
     ) -> EventConsumer:
         handlers = EventHandlers(
             pool,
@@ -100,7 +106,8 @@ class Consumers:
             erasure_steps=(DiscoveryErasure(),),
             on_profile_changed=self._changed,
         )
-        consumer = EventConsumer(self.settings.kafka, pool, handlers.as_mapping(), **FAST)
+        settings = kafka or self.settings.kafka
+        consumer = EventConsumer(settings, pool, handlers.as_mapping(), **{**FAST, **options})
         consumer.start()
         self._started.append(consumer)
         return consumer
@@ -626,7 +633,9 @@ async def test_database_outage_is_retried_not_dead_lettered(
     url = fresh_database.replace(f"@{host_port}/", f"@127.0.0.1:{proxy.port}/")
     proxied = await create_pool(_settings(url, kafka).database)
     try:
-        consumer = consumers.start(proxied)
+        # the transient bound passes during the outage: a database that does not answer
+        # fails every record alike, so none is dead-lettered for it
+        consumer = consumers.start(proxied, retry_for_s=0.5)
 
         async def age_is(value: int) -> bool:
             return bool(await profile_field(pool, uid, "age") == value)
@@ -649,3 +658,84 @@ async def test_database_outage_is_retried_not_dead_lettered(
         await consumers.stop_all()
         await proxied.close()
         await proxy.stop()
+
+
+# --------------------------------------------------------------------------- bounded retries
+
+
+async def test_a_poison_message_is_dead_lettered_after_bounded_retries(
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    consumers: Consumers,
+    embedder: Embedder,
+    kafka: TansuBroker,
+) -> None:
+    """A record that keeps failing for a transient reason while the database answers (here:
+    its text always fails to embed) is retried, then dead-lettered, and the next applied."""
+    uid = await insert_profile(pool, embedder)
+
+    async def embed(text: str) -> np.ndarray:
+        if "poison" in text:
+            raise RuntimeError("the model chokes on this text")
+        return await embedder.embed(text)
+
+    await publish(producer, "user.events", updated(uid, bio="a poison pill"), uid)
+    await publish(producer, "user.events", updated(uid, age=40), uid)
+    consumer = consumers.start(pool, embed, retry_for_s=1.0)
+
+    async def age_is_40() -> bool:
+        return bool(await profile_field(pool, uid, "age") == 40)
+
+    await eventually(age_is_40, "the message behind the poison one")
+    [error] = await read_topic(kafka.bootstrap_servers, "matching.errors", 1)
+    assert (error["reason"], error["offset"]) == ("retries_exhausted", 0)
+    assert "embedding failed" in error["error"]
+    await counted(consumer, processed=1, dead_lettered=1)
+    assert consumer.info()["retries"] >= 2  # retried with backoff before giving up
+    assert "poison" not in await profile_field(pool, uid, "bio")
+
+
+async def test_an_unwritable_dead_letter_topic_shows_in_health_and_loses_nothing(
+    fresh_database: str,
+    pool: asyncpg.Pool,
+    producer: AIOKafkaProducer,
+    consumers: Consumers,
+    embedder: Embedder,
+    kafka: TansuBroker,
+    app: App,
+) -> None:
+    uid = await insert_profile(pool, embedder)
+    await publish(producer, "user.events", b'{"event_type": ', uid)  # to be dead-lettered
+    await publish(producer, "user.events", updated(uid, age=44), uid)
+    refused = _settings(
+        fresh_database,
+        kafka,
+        KAFKA_ERRORS_TOPIC="no such topic!",  # the broker refuses the name
+        MATCHING_KAFKA_TIMEOUT_S="1",
+    )
+    stuck = consumers.start(pool, kafka=refused.kafka)
+    app.services.health.background = lambda: {"consumer": stuck.info()}
+
+    await eventually(lambda: _is(stuck.info()["dead_letter_failing"]), "the failure shows")
+    info = stuck.info()
+    assert "no such topic!" in info["dead_letter_error"] and info["dead_lettered"] == 0
+    health = (await app.client.get("/health")).json()
+    assert health["status"] == "degraded"
+    assert health["background"]["consumer"]["dead_letter_failing"] is True
+    # the record is neither committed nor skipped: the one behind it waits
+    assert await profile_field(pool, uid, "age") == 34
+    await stuck.stop()
+
+    fixed = consumers.start(pool)  # the same group: it resumes from the last commit
+    app.services.health.background = lambda: {"consumer": fixed.info()}
+
+    async def age_is_44() -> bool:
+        return bool(await profile_field(pool, uid, "age") == 44)
+
+    await eventually(age_is_44, "both settled once dead letters can be written")
+    [error] = await read_topic(kafka.bootstrap_servers, "matching.errors", 1)
+    assert (error["reason"], error["offset"]) == ("malformed_json", 0)
+    await counted(fixed, processed=1, dead_lettered=1, dead_letter_failing=False)
+    health = (await app.client.get("/health")).json()
+    assert health["background"]["consumer"]["dead_letter_failing"] is False
+    assert health["status"] == "ok"

@@ -52,7 +52,9 @@ class HealthService:
             self._probed_at = time.monotonic()
         probes = self._probes
         deps = probes["dependencies"]
-        status = "ok" if deps["database"] == "up" and probes["index"].get("ready") else "degraded"
+        background = None if self.background is None else self.background()
+        healthy = deps["database"] == "up" and probes["index"].get("ready")
+        status = "ok" if healthy and not _background_failing(background) else "degraded"
         return {
             "status": status,
             "service": SERVICE_NAME,
@@ -64,7 +66,7 @@ class HealthService:
                 "reranker": probes["reranker"],
             },
             "counts": probes["counts"],
-            "background": None if self.background is None else self.background(),
+            "background": background,
             "caches": {
                 "redis_available": self._r.discover_cache.available,
                 "rate_limits_degraded": not self._r.limiter.available,
@@ -97,6 +99,12 @@ class HealthService:
             return "up", counts
         except Exception:
             return "down", {}
+
+
+def _background_failing(background: dict[str, Any] | None) -> bool:
+    """A worker that cannot do its job safely: the consumer cannot dead-letter."""
+    consumer = (background or {}).get("consumer") or {}
+    return bool(consumer.get("dead_letter_failing"))
 
 
 def _state(up: bool | None) -> str:

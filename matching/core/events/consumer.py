@@ -4,9 +4,14 @@ record to the handler of its event type (`matching.core.events.handlers`).
 Each record is settled in partition order: applied (its handler's database work and its
 inbox row commit in one transaction), skipped (a duplicate, or an event type no handler
 takes), or dead-lettered to `errors_topic`. Offsets are committed only for settled records,
-after each partition's slice of a fetch; a record that fails for a transient reason
-(database, model or broker down) is not committed but sought back to and retried after a
-backoff."""
+after each partition's slice of a fetch; a record that fails is not committed but sought back
+to and retried after an exponential backoff. Retries are bounded, so one poison record cannot
+block its partition (or an erasure behind it): an unexpected error is dead-lettered after
+`max_attempts` (reason unprocessable), a transient one (database, model or broker down) after
+`retry_for_s` (retries_exhausted), unless the database itself does not answer: then every
+record would fail alike, and the consumer waits for it instead. A dead letter that cannot be
+written leaves its record uncommitted (nothing lost), backs off and shows in `info()`
+(`dead_letter_failing`, which makes /health degraded)."""
 
 from __future__ import annotations
 
@@ -29,7 +34,7 @@ from aiokafka.errors import (
     KafkaError,
 )
 
-from matching.core.events.kafka import client_options, create_producer
+from matching.core.events.kafka import client_options, create_producer, request_timeout_ms
 from matching.core.settings import KafkaSettings
 from matching.core.storage import inbox
 
@@ -112,6 +117,7 @@ class _Stats:
     dead_lettered: int = 0
     retries: int = 0
     last_error: str | None = None
+    dead_letter_error: str | None = None  # set while the dead-letter topic cannot be written
 
 
 def decode_event(value: bytes | None) -> dict[str, Any]:
@@ -199,6 +205,7 @@ class EventConsumer:
         max_attempts: int = 5,
         inbox_retention: timedelta | None = timedelta(days=14),
         db_timeout_s: float = 10.0,
+        retry_for_s: float | None = None,
     ) -> None:
         if not kafka.bootstrap_servers:
             raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set")
@@ -210,11 +217,16 @@ class EventConsumer:
             "heartbeat_interval_ms": heartbeat_interval_ms,
             "rebalance_timeout_ms": rebalance_timeout_ms,
             "max_poll_interval_ms": max_poll_interval_ms,
+            # A JoinGroup request waits for the whole rebalance: never time it out sooner.
+            "request_timeout_ms": max(
+                request_timeout_ms(kafka), (rebalance_timeout_ms or session_timeout_ms) + 5000
+            ),
         }
         self._max_records = max_records
         self._poll_timeout_ms = poll_timeout_ms
         self._backoff_min, self._backoff_max = retry_backoff_s
         self._max_attempts = max_attempts
+        self._retry_for_s = kafka.consumer_retry_s if retry_for_s is None else retry_for_s
         self._inbox_retention = inbox_retention
         self._db_timeout_s = db_timeout_s
         self._stats = _Stats()
@@ -224,6 +236,7 @@ class EventConsumer:
         self._positions: dict[TopicPartition, int] = {}  # next offset after the last settled
         self._failing: tuple[str, int, int] | None = None
         self._failures = 0
+        self._failing_since = 0.0  # monotonic time of the record's first failure
         self._pruned_at: float | None = None  # monotonic time of the last inbox prune
 
     # -- lifecycle
@@ -267,6 +280,8 @@ class EventConsumer:
             "dead_lettered": stats.dead_lettered,
             "retries": stats.retries,
             "last_error": stats.last_error,
+            "dead_letter_failing": stats.dead_letter_error is not None,
+            "dead_letter_error": stats.dead_letter_error,
             "lag": lag,
         }
 
@@ -343,38 +358,54 @@ class EventConsumer:
     async def _settle(self, producer: Any, record: Record) -> bool:
         """Apply, skip or dead-letter `record`; False: retry it later."""
         try:
-            await self._handle(producer, record)
+            await self._handle(record)
+        except Rejected as exc:
+            return await self._try_dead_letter(producer, record, exc.reason, str(exc))
         except Exception as exc:
-            where = (record.topic, record.partition, record.offset)
-            self._failures = self._failures + 1 if self._failing == where else 1
-            self._failing = where
-            self._stats.last_error = f"{record.topic}:{record.partition}@{record.offset}: {exc!r}"
-            refused = isinstance(exc, _REFUSED)
-            transient = not refused and isinstance(exc, (*_TRANSIENT, Transient))
-            if not refused and (transient or self._failures < self._max_attempts):
-                self._stats.retries += 1
-                log.warning("retrying %s (attempt %d): %r", where, self._failures, exc)
+            reason = await self._give_up_reason(record, exc)
+            if reason is None:
                 return False
-            reason = "refused_by_database" if refused else "unprocessable"
-            try:
-                await self._dead_letter(producer, record, reason, repr(exc))
-            except KafkaError:
-                return False
+            return await self._try_dead_letter(producer, record, reason, repr(exc))
         self._failing, self._failures = None, 0
         return True
 
-    async def _handle(self, producer: Any, record: Record) -> None:
-        try:
-            event = decode_event(record.value)
-            handler = self._handlers.get(event["event_type"])
-            if handler is None:
-                self._stats.ignored += 1
-                log.debug("ignoring %s at %s@%d", event["event_type"], record.topic, record.offset)
-                return
-            outcome = await handler(record, event)
-        except Rejected as exc:
-            await self._dead_letter(producer, record, exc.reason, str(exc))
+    async def _give_up_reason(self, record: Record, exc: Exception) -> str | None:
+        """Why to dead-letter a record that just failed; None: retry it."""
+        attempts = self._failed(record)
+        self._stats.last_error = f"{record.topic}:{record.partition}@{record.offset}: {exc!r}"
+        if isinstance(exc, _REFUSED):
+            return "refused_by_database"
+        if not isinstance(exc, (*_TRANSIENT, Transient)):
+            retry = attempts < self._max_attempts
+            reason = "unprocessable"
+        else:
+            failing_for = time.monotonic() - self._failing_since
+            # a database outage fails every record alike: wait for it, dead-letter nothing
+            retry = failing_for < self._retry_for_s or not await self._database_answers()
+            reason = "retries_exhausted"
+        if retry:
+            self._stats.retries += 1
+            where = (record.topic, record.partition, record.offset)
+            log.warning("retrying %s (attempt %d): %r", where, attempts, exc)
+            return None
+        return reason
+
+    def _failed(self, record: Record) -> int:
+        """Count a failure of `record`; how many in a row it has had."""
+        where = (record.topic, record.partition, record.offset)
+        if self._failing != where:
+            self._failing, self._failures, self._failing_since = where, 0, time.monotonic()
+        self._failures += 1
+        return self._failures
+
+    async def _handle(self, record: Record) -> None:
+        event = decode_event(record.value)
+        handler = self._handlers.get(event["event_type"])
+        if handler is None:
+            self._stats.ignored += 1
+            log.debug("ignoring %s at %s@%d", event["event_type"], record.topic, record.offset)
             return
+        outcome = await handler(record, event)
         if outcome.ignored:
             self._stats.ignored += 1
         elif outcome.applied:
@@ -383,6 +414,30 @@ class EventConsumer:
             self._stats.duplicates += 1
         # At least once: a crash between the commit and here re-runs it on the duplicate.
         await self._after_commit(outcome.after_commit)
+
+    async def _try_dead_letter(
+        self, producer: Any, record: Record, reason: str, error: str
+    ) -> bool:
+        """Dead-letter `record`; False (retry it, uncommitted) when the topic cannot be written."""
+        try:
+            await asyncio.wait_for(
+                self._dead_letter(producer, record, reason, error),
+                self._kafka.request_timeout_s,
+            )
+        except (KafkaError, OSError, TimeoutError) as exc:
+            self._failed(record)  # backs the retries off
+            self._stats.dead_letter_error = f"{self._kafka.errors_topic}: {exc!r}"
+            log.error(
+                "cannot dead-letter %s:%d@%d: %r",
+                record.topic,
+                record.partition,
+                record.offset,
+                exc,
+            )
+            return False
+        self._stats.dead_letter_error = None
+        self._failing, self._failures = None, 0
+        return True
 
     async def _dead_letter(self, producer: Any, record: Record, reason: str, error: str) -> None:
         body = dead_letter_body(record, reason, error, self._kafka.consumer_group)
@@ -397,6 +452,15 @@ class EventConsumer:
             reason,
             body["error"][:200],
         )
+
+    async def _database_answers(self) -> bool:
+        try:
+            async with asyncio.timeout(self._db_timeout_s):
+                async with self._pool.acquire() as conn:
+                    await conn.fetchval("SELECT 1")
+            return True
+        except Exception:
+            return False
 
     # -- helpers
     @staticmethod
