@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import time
 
 import asyncpg
@@ -28,8 +29,18 @@ async def ensure_database(name: str) -> str:
     return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
+def api_key() -> str:
+    """The internal API key the benchmarks call with (they act for many people at once):
+    the first of INTERNAL_API_KEY, generated when unset; set before Serve starts, so the
+    served app (which inherits the environment) accepts it."""
+    if not os.environ.get("INTERNAL_API_KEY", "").strip():
+        os.environ["INTERNAL_API_KEY"] = secrets.token_urlsafe(24)
+    return os.environ["INTERNAL_API_KEY"].split(",")[0].strip()
+
+
 def prepare(users: int, database: str, artifacts_dir: str) -> Settings:
     """Seed `users` people (idempotent) and build a snapshot if the data changed."""
+    api_key()
     url = os.environ.get("DATABASE_URL") or asyncio.run(ensure_database(database))
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("MATCHING_ARTIFACTS_DIR", artifacts_dir)

@@ -11,20 +11,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.common import api_key
+
 _SCRIPT = r"""
 local ids, prompts = {}, {}
 for line in io.lines(os.getenv("BENCH_IDS")) do ids[#ids + 1] = line end
 for line in io.lines(os.getenv("BENCH_PROMPTS")) do prompts[#prompts + 1] = line end
 local prefix, kind = os.getenv("BENCH_PREFIX"), os.getenv("BENCH_KIND")
+local key = os.getenv("BENCH_API_KEY")
 math.randomseed(os.time() + math.floor(os.clock() * 1e6))
 request = function()
   if kind == "discover" then
     return wrk.format("GET", prefix .. "/v1/users/" .. ids[math.random(#ids)]
-      .. "/discover?limit=20")
+      .. "/discover?limit=20", {["X-API-Key"] = key})
   elseif kind == "search" then
     local body = '{"prompt": "' .. prompts[math.random(#prompts)] .. '", "limit": 20}'
-    return wrk.format("POST", prefix .. "/v1/search", {["Content-Type"] = "application/json"},
-      body)
+    return wrk.format("POST", prefix .. "/v1/search",
+      {["Content-Type"] = "application/json", ["X-API-Key"] = key}, body)
   end
   return wrk.format("GET", prefix .. "/")
 end
@@ -101,6 +104,7 @@ def run_wrk(
             "BENCH_PROMPTS": str(prompt_file),
             "BENCH_PREFIX": prefix,
             "BENCH_KIND": kind,
+            "BENCH_API_KEY": api_key(),
         }
         data = wrk_json(script, base, concurrency, duration_s, env)
     return LoadResult(

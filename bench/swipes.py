@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import prepare
+from bench.common import api_key, prepare
 from bench.discover import _noop_apps, _stop_serve, _user_ids
 from bench.load import LoadResult, have_wrk, run_wrk, wrk_json
 from bench.report import read_report, replace_section
@@ -57,7 +57,9 @@ local hot_n = math.max(2, math.min(tonumber(os.getenv("BENCH_HOT")), n))
 local hot_share = tonumber(os.getenv("BENCH_HOT_SHARE"))
 local reply_share = tonumber(os.getenv("BENCH_REPLY_SHARE"))
 local recent, recent_size, recent_pos = {}, 64, 0
-local headers = {["Content-Type"] = "application/json"}
+local headers = {
+  ["Content-Type"] = "application/json", ["X-API-Key"] = os.getenv("BENCH_API_KEY")
+}
 local threads = {}
 
 function setup(thread)
@@ -262,7 +264,11 @@ def _wait_relay_leader(port: int, composition: str, timeout_s: float = 30.0) -> 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, TypeError):
-            report = httpx.get(f"http://{HOST}:{port}/{composition}/health", timeout=10).json()
+            report = httpx.get(
+                f"http://{HOST}:{port}/{composition}/health",
+                headers={"X-API-Key": api_key()},
+                timeout=10,
+            ).json()
             if report["background"]["relay"]["leader"]:
                 return True
         time.sleep(0.5)
@@ -293,6 +299,7 @@ def run_swipe_wrk(
             "BENCH_HOT": str(hot),
             "BENCH_HOT_SHARE": str(hot_share),
             "BENCH_REPLY_SHARE": str(reply_share),
+            "BENCH_API_KEY": api_key(),
         }
         d = wrk_json(script, base, concurrency, duration_s, env)
     return SwipeLoad(
@@ -436,7 +443,8 @@ async def _delay(args: argparse.Namespace, ids: list[str], bootstrap: str, poll_
             await asyncio.wait_for(consumer.position(tp), 30)
         reader = asyncio.create_task(_read(consumer, received, stop))
         base = f"http://{HOST}:{args.port}/{args.composition}"
-        async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        headers = {"X-API-Key": api_key()}  # one backend acting for many people
+        async with httpx.AsyncClient(base_url=base, timeout=10, headers=headers) as client:
             await _post_paced(client, "/v1/swipes", pairs[n:], args.delay_rate, 10**9, {}, {})
             await asyncio.sleep(1)
             await _post_paced(client, "/v1/swipes", pairs[:n], args.delay_rate, 0, sent, posted)

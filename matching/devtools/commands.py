@@ -1,11 +1,12 @@
-"""The dev subcommands of `matching` (up, seed, simulate), added through the `matching.commands`
-entry point so that the production CLI never imports devtools."""
+"""The dev subcommands of `matching` (up, seed, simulate, token), added through the
+`matching.commands` entry point so that the production CLI never imports devtools."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import uuid
 
 from matching.cli.common import Subparsers, require_database, settings
 
@@ -54,8 +55,21 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_token(args: argparse.Namespace) -> int:
+    """Print a development token signed with AUTH_ACCESS_SECRET (e.g. from .matching/env)."""
+    from matching.core.auth.tokens import mint_token
+    from matching.core.settings import SettingsError
+
+    try:
+        token = mint_token(settings().auth, args.sub, frozenset(args.scope), args.ttl_s)
+    except SettingsError as exc:
+        raise SystemExit(f"matching: {exc}") from exc
+    print(token)
+    return 0
+
+
 def register(sub: Subparsers) -> None:
-    """Add up, seed and simulate (the `matching.commands` entry point of this package)."""
+    """Add up, seed, simulate and token (the `matching.commands` entry point of this package)."""
     seed = sub.add_parser("seed", help="load the deterministic demo population")
     seed.add_argument("--users", type=int, default=2000)
     seed.add_argument("--seed", type=int, default=42)
@@ -80,3 +94,11 @@ def register(sub: Subparsers) -> None:
         "--target", default=None, help="base URL of a running service (else in-process)"
     )
     sim.set_defaults(fn=cmd_simulate)
+
+    token = sub.add_parser("token", help="mint a development token (AUTH_ACCESS_SECRET)")
+    token.add_argument("--sub", type=uuid.UUID, required=True, help="the user's id (UUID)")
+    token.add_argument(
+        "--scope", action="append", default=[], help="a scope, e.g. admin (repeatable)"
+    )
+    token.add_argument("--ttl-s", type=int, default=3600, help="seconds until it expires")
+    token.set_defaults(fn=cmd_token)

@@ -12,14 +12,18 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import shlex
 import signal
 import threading
 import time
 import urllib.request
+import uuid
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
+from matching.core.auth.tokens import mint_token
 from matching.core.ml import artifacts
 from matching.core.retrieval.candidates import KIND
 from matching.core.settings import Settings
@@ -69,15 +73,44 @@ async def _prepare(settings: Settings, users: int) -> str | None:
     return None if user is None else str(user)
 
 
-# What another shell needs to run simulate, jobs and models against this service.
-SHARED_ENV = ("DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "MATCHING_ARTIFACTS_DIR")
+# What another shell needs to run simulate, jobs, models and token against this service.
+SHARED_ENV = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "MATCHING_ARTIFACTS_DIR",
+    "AUTH_ALGORITHM",
+    "AUTH_ACCESS_SECRET",
+    "AUTH_ISSUER",
+    "AUTH_AUDIENCE",
+    "INTERNAL_API_KEY",
+)
+
+
+def ensure_credentials(environ: MutableMapping[str, str]) -> list[str]:
+    """Generate AUTH_ACCESS_SECRET and INTERNAL_API_KEY when unset; returns what it set."""
+    generated: list[str] = []
+    if environ.get("MATCHING_AUTH_DISABLED", "").lower() in ("1", "true", "yes"):
+        return generated
+    keyed = any(environ.get(n) for n in ("AUTH_PUBLIC_KEY_FILE", "AUTH_JWKS_FILE"))
+    if not keyed and not environ.get("AUTH_ACCESS_SECRET"):
+        environ["AUTH_ACCESS_SECRET"] = secrets.token_urlsafe(48)
+        generated.append("AUTH_ACCESS_SECRET")
+    if not environ.get("INTERNAL_API_KEY"):
+        environ["INTERNAL_API_KEY"] = secrets.token_urlsafe(32)
+        generated.append("INTERNAL_API_KEY")
+    return generated
 
 
 def write_env_file(path: Path, environ: dict[str, str]) -> Path:
-    """`export NAME=value` lines for SHARED_ENV, readable by the owner only (the DSNs)."""
+    """`export NAME=value` lines for SHARED_ENV, readable by the owner only (DSNs, secrets)."""
     lines = [f"export {k}={shlex.quote(environ[k])}" for k in SHARED_ENV if environ.get(k)]
-    path.write_text("\n".join(["# written by `matching up`; removed when it stops", *lines, ""]))
-    path.chmod(0o600)
+    text = "\n".join(["# written by `matching up`; removed when it stops", *lines, ""])
+    path.unlink(missing_ok=True)
+    # Created 0600, never readable by others even for a moment: it holds the secrets.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
     return path
 
 
@@ -117,6 +150,8 @@ def run_up(args: argparse.Namespace) -> int:
     print(f"matching up: data in {home}")
     with contextlib.ExitStack() as stack:
         _start_services(home, stack)
+        for name in ensure_credentials(os.environ):
+            print(f"  auth      generated {name} (in {home / 'env'} while this runs)")
         settings = Settings.from_env()
         demo_user = asyncio.run(_prepare(settings, args.users))
         _serve(args, composition)
@@ -124,24 +159,33 @@ def run_up(args: argparse.Namespace) -> int:
         _wait_ready(url)
         env_file = write_env_file(home / "env", dict(os.environ))
         stack.callback(env_file.unlink, missing_ok=True)
-        _print_banner(url, composition, demo_user, env_file)
+        _print_banner(url, composition, demo_user, env_file, settings)
         _wait_for_signal()
         _shutdown()
     return 0
 
 
-def _print_banner(url: str, composition: str, demo_user: str | None, env_file: Path) -> None:
+def _print_banner(
+    url: str, composition: str, demo_user: str | None, env_file: Path, settings: Settings
+) -> None:
     print(f"\nmatching service is up ({composition} composition)")
-    print(f"  API docs  {url}/docs")
-    print(f"  health    {url}/health")
+    print(f"  API docs  {url}/docs  (Authorize: the token below, or the X-API-Key)")
+    auth = "" if settings.auth.disabled else ' -H "X-API-Key: $INTERNAL_API_KEY"'
+    user = ""
+    if demo_user and settings.auth.access_secret is not None and not settings.auth.disabled:
+        token = mint_token(settings.auth, uuid.UUID(demo_user), ttl_s=24 * 3600)
+        print(f"  token     export TOKEN={token}  (the demo user {demo_user}, 24 h)")
+        user = ' -H "Authorization: Bearer $TOKEN"'
+    print(f"  (source {env_file} first for $INTERNAL_API_KEY)")
+    print(f"  health    curl{auth} {url}/health")
     if demo_user:
-        print(f"  discover  curl '{url}/v1/users/{demo_user}/discover?limit=5'")
+        print(f"  discover  curl{user} '{url}/v1/users/{demo_user}/discover?limit=5'")
     print(
-        f"  search    curl -X POST {url}/v1/search -H 'content-type: application/json' "
+        f"  search    curl{user} -X POST {url}/v1/search -H 'content-type: application/json' "
         '-d \'{"prompt": "hiking enthusiasts who mentor founders", '
         '"latitude": 37.77, "longitude": -122.42, "limit": 5}\''
     )
-    print(f"  admin     curl {url}/v1/admin/models")
+    print(f"  admin     curl{auth} {url}/v1/admin/models")
     print(
         f"Offline path, in another shell: source {env_file}, then `matching simulate --users "
         "N --days 21`, `matching jobs all`, `matching models promote latest` (README)."

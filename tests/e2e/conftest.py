@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from matching.core.auth.tokens import mint_token
 from matching.core.settings import Settings
 from matching.devtools.services import TansuBroker, free_port
 from tests.integration.conftest import ADMIN_URL, _create_database, _drop_database
@@ -20,6 +21,17 @@ COMPOSITIONS = ("single", "pipeline")
 SEEDED = 150
 NO_MODELS = {"model_version": None, "index_version": None}
 TOPICS = {"matching.events": 3, "matching.errors": 1, "user.events": 1, "event.events": 1}
+# The served apps' credentials: every client below is the platform's backend (the internal
+# key) unless a test asks for a user's token (`bearer`).
+API_KEY = "e2e-internal-key"
+SECRET = "e2e-tests-hs256-secret-0123456789abcdef"
+KEYED = {"X-API-Key": API_KEY}
+
+
+def bearer(user_id: str, *scopes: str) -> dict[str, str]:
+    """Headers that make a request the given user's (send them without KEYED)."""
+    auth = Settings.from_env({"AUTH_ACCESS_SECRET": SECRET}).auth
+    return {"Authorization": f"Bearer {mint_token(auth, uuid.UUID(user_id), frozenset(scopes))}"}
 
 
 def _wait_ready(url: str, timeout_s: float = 420) -> None:
@@ -75,6 +87,8 @@ def served(tmp_path_factory: pytest.TempPathFactory, broker: TansuBroker) -> Ite
         "MATCHING_RATE_LIMIT_SWIPES": "0",
         "MATCHING_RATE_LIMIT_DISCOVER": "0",  # the promotion test keeps discover busy
         "MATCHING_RELAY_POLL_S": "0.05",
+        "AUTH_ACCESS_SECRET": SECRET,
+        "INTERNAL_API_KEY": API_KEY,
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # Ray's local workers inherit the driver's environment
@@ -102,13 +116,15 @@ def served(tmp_path_factory: pytest.TempPathFactory, broker: TansuBroker) -> Ite
 
 @pytest.fixture(params=COMPOSITIONS)
 def api(request: pytest.FixtureRequest, served: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{served}/{request.param}", timeout=60) as client:
+    with httpx.Client(base_url=f"{served}/{request.param}", timeout=60, headers=KEYED) as client:
         yield client
 
 
 @pytest.fixture
 def both(served: str) -> Iterator[dict[str, httpx.Client]]:
-    clients = {c: httpx.Client(base_url=f"{served}/{c}", timeout=60) for c in COMPOSITIONS}
+    clients = {
+        c: httpx.Client(base_url=f"{served}/{c}", timeout=60, headers=KEYED) for c in COMPOSITIONS
+    }
     try:
         yield clients
     finally:

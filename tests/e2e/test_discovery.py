@@ -12,6 +12,7 @@ import httpx
 from matching.core.domain.filters import mutually_acceptable
 from matching.core.domain.person import Person
 from matching.core.domain.profile import ProfileIn
+from tests.e2e.conftest import bearer
 from tests.support import profile_body
 
 BERLIN = {"latitude": 52.52, "longitude": 13.405}
@@ -150,3 +151,14 @@ def test_bad_input_over_http(api: httpx.Client) -> None:
     assert bad.status_code == 422 and bad.json()["field"] == "user_id"
     far = api.put(f"/v1/profiles/{uuid.uuid4()}", json=profile_body(latitude=100.0))
     assert far.status_code == 422 and far.json()["field"] == "latitude"
+
+
+def test_callers_are_verified_over_http(api: httpx.Client) -> None:
+    me, other = seeded_user(api), str(uuid.uuid4())
+    with httpx.Client(base_url=api.base_url, timeout=60) as bare:
+        assert bare.get(f"/v1/users/{me}/discover").status_code == 401
+        assert bare.get(f"/v1/users/{me}/discover", headers=bearer(me)).status_code == 200
+        assert bare.get(f"/v1/users/{other}/discover", headers=bearer(me)).status_code == 403
+        assert bare.get("/health", headers=bearer(me)).status_code == 403
+        assert bare.get("/health", headers=bearer(me, "admin")).status_code == 200
+        assert bare.get("/health/ready").status_code == 200

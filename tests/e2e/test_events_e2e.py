@@ -22,6 +22,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from matching.devtools.services import TansuBroker
+from tests.e2e.conftest import KEYED
 from tests.support import profile_body
 
 TOPIC = "matching.events"
@@ -124,7 +125,7 @@ def outbox(database_url: str) -> tuple[list[tuple[str, str]], int]:
 
 @pytest.fixture
 def single(served: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=f"{served}/single", timeout=60) as client:
+    with httpx.Client(base_url=f"{served}/single", timeout=60, headers=KEYED) as client:
         yield client
 
 

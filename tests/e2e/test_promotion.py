@@ -19,7 +19,7 @@ import numpy as np
 from matching.core.ml.registry import Registry
 from matching.core.settings import Settings
 from serve_app.deploy import apply_live
-from tests.e2e.conftest import COMPOSITIONS
+from tests.e2e.conftest import COMPOSITIONS, KEYED
 from training import build_index, train
 
 WEIGHTED = "weighted-v1"
@@ -65,7 +65,7 @@ class Traffic:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=60) as client:
+        with httpx.Client(base_url=self.base, timeout=60, headers=KEYED) as client:
             i = 0
             while not self._stop.is_set():
                 user = self.users[i % len(self.users)]
@@ -76,7 +76,8 @@ class Traffic:
                     self.versions += [c["algorithm_version"] for c in r.json()["candidates"]]
 
     def serving(self) -> dict[str, Any]:
-        return dict(httpx.get(f"{self.base}/v1/admin/models", timeout=30).json()["serving"])
+        listed = httpx.get(f"{self.base}/v1/admin/models", headers=KEYED, timeout=30)
+        return dict(listed.json()["serving"])
 
     def until_index(self, version: str | None, timeout_s: float = 120) -> None:
         deadline = time.monotonic() + timeout_s
@@ -127,7 +128,7 @@ def test_promote_and_roll_back_without_a_failed_request(served: str, database_ur
         for app in apps:
             app.until(learned)
             app.until_index(snapshot)
-        listed = httpx.get(f"{served}/single/v1/admin/models", timeout=30).json()
+        listed = httpx.get(f"{served}/single/v1/admin/models", headers=KEYED, timeout=30).json()
         assert listed["live"]["models"] == version and listed["live"]["index"] == snapshot
         assert listed["serving"]["reranker"]["version"] == learned
         assert listed["serving"]["retriever"]["version"] == snapshot  # loaded, not rebuilt

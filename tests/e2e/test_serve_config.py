@@ -95,6 +95,8 @@ def test_serve_config_starts_as_committed_and_serves(database: str, tmp_path: Pa
         "DATABASE_URL": database,
         "REDIS_URL": "redis://127.0.0.1:6379/13",
         "MATCHING_ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        # Credentials come from the environment (a Secret), never from the file.
+        "INTERNAL_API_KEY": "serve-config-test-key",
         # On 2 busy cores the proxy can take longer than the 5 s default to answer.
         "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "30",
     }
@@ -112,7 +114,8 @@ def test_serve_config_starts_as_committed_and_serves(database: str, tmp_path: Pa
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, proc, log)
-        with httpx.Client(base_url=url, timeout=60) as api:
+        keyed = {"X-API-Key": "serve-config-test-key"}
+        with httpx.Client(base_url=url, timeout=60, headers=keyed) as api:
             ada, bob = str(uuid.uuid4()), str(uuid.uuid4())
             for uid, name in ((ada, "Ada"), (bob, "Bob")):
                 response = api.put(f"/v1/profiles/{uid}", json=profile_body(name))

@@ -25,6 +25,7 @@ from matching.devtools.seed import seed
 from matching.devtools.simulate import SimReport, simulate
 from tests.integration.conftest import (
     REDIS_URL,
+    TEST_API_KEY,
     _create_database,
     _drop_database,
     start_app,
@@ -87,6 +88,7 @@ def loop(embedder: Embedder, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "MATCHING_ARTIFACTS_DIR": str(artifacts),
         "MATCHING_DB_POOL_MAX": "4",
         "MATCHING_DISCOVER_CACHE_TTL_S": "0",
+        "INTERNAL_API_KEY": TEST_API_KEY,  # discover is asked as the platform's backend
     }
     settings = Settings.from_env(values)
     try:

@@ -282,6 +282,8 @@ async def test_over_http_against_a_running_service(
 ) -> None:
     # Rate limits off: the same people (same seed) come back in every run of this test.
     limits = {f"MATCHING_RATE_LIMIT_{k}": "0" for k in ("DISCOVER", "SWIPES", "PREFERENCES")}
+    # The simulator acts for everyone, as the platform's backend: with the internal key.
+    limits["INTERNAL_API_KEY"] = "simulator-test-key"
     settings = _settings(fresh_database, tmp_path / "artifacts", **limits)
     app = await start_app(settings, embedder)
     port = _free_port()

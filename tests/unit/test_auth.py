@@ -211,3 +211,29 @@ def test_membership_admin_and_profile_views() -> None:
         rules.require_admin(ME)
     assert rules.sees_full_profile(ME, USER) and rules.sees_full_profile(SERVICE, OTHER)
     assert not rules.sees_full_profile(Identity.user(USER, frozenset({"admin"})), OTHER)
+
+
+def test_matching_token_prints_a_token_the_service_accepts(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from matching.cli.main import main
+
+    monkeypatch.setenv("AUTH_ACCESS_SECRET", SECRET)
+    assert main(["token", "--sub", str(USER), "--scope", "admin", "--ttl-s", "60"]) == 0
+    printed = capsys.readouterr().out.strip()
+    caller = TokenVerifier(_auth(AUTH_ACCESS_SECRET=SECRET)).verify(printed)
+    assert caller == Identity.user(USER, frozenset({"admin"}))
+    monkeypatch.delenv("AUTH_ACCESS_SECRET")
+    with pytest.raises(SystemExit, match="AUTH_ACCESS_SECRET"):
+        main(["token", "--sub", str(USER)])
+
+
+def test_matching_up_generates_credentials_only_when_unset() -> None:
+    from matching.devtools.up import ensure_credentials
+
+    empty: dict[str, str] = {}
+    assert ensure_credentials(empty) == ["AUTH_ACCESS_SECRET", "INTERNAL_API_KEY"]
+    Authenticator(Settings.from_env(empty).auth)  # enough to serve
+    given = {"AUTH_ACCESS_SECRET": SECRET, "INTERNAL_API_KEY": "k"}
+    assert ensure_credentials(given) == [] and given["INTERNAL_API_KEY"] == "k"
+    assert ensure_credentials({"MATCHING_AUTH_DISABLED": "true"}) == []

@@ -17,7 +17,7 @@ from matching.devtools import commands as dev
 
 CLI_DIR = Path(cli.__file__).parent
 BUILT_IN = {"migrate", "build-index", "expire-matches", "jobs", "models"}
-DEV = {"up", "seed", "simulate"}
+DEV = {"up", "seed", "simulate", "token"}
 
 
 def _commands(parser: argparse.ArgumentParser) -> set[str]:
@@ -45,6 +45,7 @@ def test_dev_commands_come_only_through_the_installed_entry_point() -> None:
         ("seed --users 500", dev.cmd_seed),
         ("simulate --users 2000 --days 21", dev.cmd_simulate),
         ("simulate --users 10 --days 1 --seed 3 --target http://127.0.0.1:8000", dev.cmd_simulate),
+        ("token --sub 9f1c2a44-8a8e-4d6f-a4e7-2c1b0f2b6f10 --scope admin", dev.cmd_token),
         ("jobs all", "cmd_jobs"),
         ("jobs features --set shards=2", "cmd_jobs"),
         ("models promote latest", "cmd_models"),

@@ -81,7 +81,7 @@ async def simulate(
         # Sign-ups and earlier activity lie before the first simulated day.
         people = list(generate_population(users, seed=seed, now=end - timedelta(days=days)))
     else:
-        backend = HttpBackend(target)
+        backend = HttpBackend(target, next(iter(settings.auth.api_keys), None))
         people = list(generate_population(users, seed=seed, now=end))
     try:
         created = await backend.add_people(people)

@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 class HttpBackend:
     """PUT /v1/profiles, GET discover, POST /v1/swipes; the service records everything."""
 
-    def __init__(self, target: str) -> None:
-        self._client = httpx.AsyncClient(base_url=target.rstrip("/"), timeout=60.0)
+    def __init__(self, target: str, api_key: str | None = None) -> None:
+        # It acts for many people at once: the platform backend's internal key, not tokens.
+        headers = {"X-API-Key": api_key} if api_key else {}
+        self._client = httpx.AsyncClient(base_url=target.rstrip("/"), timeout=60.0, headers=headers)
 
     async def add_people(self, people: Sequence[SeedPerson]) -> int:
         gate = asyncio.Semaphore(4)
