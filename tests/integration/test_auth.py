@@ -211,6 +211,14 @@ async def test_admin_routes_need_the_admin_scope_or_a_key(app: App) -> None:
     for url in ("/health/live", "/health/ready"):
         assert (await app.bare.get(url)).status_code == 200, url
     assert (await app.client.get("/health")).json()["auth"] == "on"
+    # /docs has an Authorize button for both, and each protected route names them.
+    schema = (await app.bare.get("/openapi.json")).json()
+    assert set(schema["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
+    discover = schema["paths"]["/v1/users/{user_id}/discover"]["get"]
+    assert {"HTTPBearer": []} in discover["security"] and {"APIKeyHeader": []} in discover[
+        "security"
+    ]
+    assert "security" not in schema["paths"]["/health/live"]["get"]
 
 
 async def test_others_see_the_public_view_the_owner_and_keys_the_whole_profile(
