@@ -414,7 +414,10 @@ _GROUPS: dict[str, type[_Group]] = {
     "retention": RetentionSettings,
 }
 # Variables with these prefixes belong to this service: an unknown one is a typo.
-_OWN_PREFIXES = ("MATCHING_", "ALGORITHM_", "SIMILARITY_", "MAX_MATCHES", "AUTH_", "INTERNAL_API_")
+_OWN_PREFIXES = ("MATCHING_", "ALGORITHM_", "SIMILARITY_", "MAX_MATCHES")
+# Prefixes the platform's other software uses too (AUTH_SERVICE_URL, ...): a name there is a
+# typo only when it is close to one of ours.
+_SHARED_PREFIXES = ("AUTH_", "INTERNAL_API_")
 
 
 def _env_names(group: type[_Group]) -> dict[str, str]:
@@ -481,8 +484,10 @@ class Settings:
 def _unknown_names(env: Mapping[str, str], known: set[str]) -> list[str]:
     problems = []
     for key in sorted(env):
-        if key.startswith(_OWN_PREFIXES) and key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1)
+        if key in known or not key.startswith(_OWN_PREFIXES + _SHARED_PREFIXES):
+            continue
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        if key.startswith(_OWN_PREFIXES) or close:
             hint = f" (did you mean {close[0]}?)" if close else ""
             problems.append(f"{key}: unknown setting{hint}")
     return problems

@@ -115,6 +115,14 @@ def test_names_of_other_services_are_ignored() -> None:
     assert s.matching.max_matches_per_user == 100
 
 
+def test_shared_auth_prefixes_refuse_only_near_misses() -> None:
+    """AUTH_* and INTERNAL_API_* are the platform's names too: only a near miss is a typo."""
+    s = Settings.from_env({"AUTH_SERVICE_URL": "http://auth", "INTERNAL_API_BASE_URL": "x"})
+    assert s.matching.max_matches_per_user == 100
+    message = _error({"AUTH_ALGORITM": "HS256"})
+    assert "AUTH_ALGORITM: unknown setting (did you mean AUTH_ALGORITHM?)" in message
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [

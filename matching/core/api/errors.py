@@ -68,7 +68,10 @@ class RateLimited(ApiError):
     status_code = 429
 
     def __init__(self, endpoint: str, retry_after_s: int) -> None:
-        super().__init__("user_id", f"rate limit for {endpoint} reached; retry in {retry_after_s}s")
+        # The budget spent is the authenticated caller's, so the field is their credential.
+        super().__init__(
+            "authorization", f"rate limit for {endpoint} reached; retry in {retry_after_s}s"
+        )
         self.retry_after_s = retry_after_s
 
 

@@ -8,10 +8,10 @@ from uuid import UUID
 
 import asyncpg
 
-from matching.core.api.errors import DependencyUnavailable, RateLimited
+from matching.core.api.errors import DependencyUnavailable
 from matching.core.cache import client as redis_client
 from matching.core.cache.caches import DiscoverCache, FeatureCache
-from matching.core.cache.ratelimit import Endpoint, RateLimiter
+from matching.core.cache.ratelimit import RateLimiter
 from matching.core.settings import Settings
 from matching.core.stages import Stage, TimedStage
 from matching.core.storage.db import create_pool
@@ -67,14 +67,6 @@ class Resources:
     def connection(self) -> _Acquire:
         """pool.acquire() that answers 503 naming the database when it is lost."""
         return _Acquire(self.pool, self.settings.database.command_timeout_s)
-
-    async def limit(self, user_id: UUID, endpoint: Endpoint) -> None:
-        """429 with Retry-After once a user spends their budget for an endpoint."""
-        decision = await self.limiter.check(str(user_id), endpoint)
-        if not decision.allowed:
-            if decision.degraded:
-                raise DependencyUnavailable("redis", "rate limits fail closed while it is down")
-            raise RateLimited(endpoint, decision.retry_after_s)
 
     async def forget(self, user_id: UUID) -> None:
         """Drop cached answers of and containing this person (theirs or others' changed)."""
