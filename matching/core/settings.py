@@ -486,8 +486,9 @@ def _unknown_names(env: Mapping[str, str], known: set[str]) -> list[str]:
     for key in sorted(env):
         if key in known or not key.startswith(_OWN_PREFIXES + _SHARED_PREFIXES):
             continue
-        close = difflib.get_close_matches(key, sorted(known), n=1)
-        if key.startswith(_OWN_PREFIXES) or close:
+        ours = key.startswith(_OWN_PREFIXES)
+        close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6 if ours else 0.85)
+        if ours or close:
             hint = f" (did you mean {close[0]}?)" if close else ""
             problems.append(f"{key}: unknown setting{hint}")
     return problems
