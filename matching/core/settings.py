@@ -104,7 +104,11 @@ class KafkaSettings(_Group):
     consumed_topics: str = _env("KAFKA_CONSUMED_TOPICS", "user.events,event.events")
     errors_topic: str = _env("KAFKA_ERRORS_TOPIC", "matching.errors", min_length=1)
     relay_batch: int = _env("MATCHING_RELAY_BATCH", 500, ge=1, le=10_000)
-    relay_poll_s: float = _env("MATCHING_RELAY_POLL_S", 0.2, gt=0, le=60)
+    # The relay publishes when PostgreSQL notifies it of new outbox rows (LISTEN); it polls
+    # every relay_poll_s only in case a notification was lost (say, during a reconnect).
+    # false: poll only (a pooler in transaction mode drops notifications): lower the poll.
+    relay_listen: bool = _env("MATCHING_RELAY_LISTEN", True)
+    relay_poll_s: float = _env("MATCHING_RELAY_POLL_S", 1.0, gt=0, le=60)
     # Every request of the service's Kafka clients (produce, fetch, metadata) gives up after this.
     request_timeout_s: float = _env("MATCHING_KAFKA_TIMEOUT_S", 30.0, gt=0, le=600)
     # How long the consumer retries a record that keeps failing for a transient reason (while

@@ -3,6 +3,8 @@
 One relay is active across all replicas: the one holding a PostgreSQL session-level advisory
 lock on its own connection. It reads unpublished rows in id order, sends them keyed by
 `message_key` with `acks="all"`, and marks them published only once the broker acknowledged.
+It wakes when PostgreSQL notifies it of new rows (LISTEN on its own session, see migration
+0011) and polls every `MATCHING_RELAY_POLL_S` only in case a notification was lost.
 
 Delivery is at least once. Nothing is published twice in normal operation; a duplicate (same
 `event_id`, which consumers use to deduplicate) can appear only after a failure:
@@ -109,6 +111,7 @@ class OutboxRelay:
         self._conn: asyncpg.Connection | None = None
         self._producer: Any = None
         self._leader = False
+        self._listening = False
         self._connected = False
         self._pending = 0
         self._lag_s: float | None = None
@@ -117,6 +120,8 @@ class OutboxRelay:
         self._stats_at = 0.0
         self._step_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
+        # Set by a notification (or a lost session): pending rows may be there, go now.
+        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -131,6 +136,7 @@ class OutboxRelay:
     async def stop(self, grace_s: float | None = None) -> None:
         """Let the current batch finish (or cancel it after `grace_s`), then disconnect."""
         self._stopping.set()
+        self._wake.set()
         task, self._task = self._task, None
         if task is not None:
             if grace_s is None:
@@ -148,6 +154,7 @@ class OutboxRelay:
         """State for /health."""
         return {
             "leader": self._leader,
+            "listening": self._listening,
             "connected": self._connected,
             "pending": self._pending,
             "published_total": self._published_total,
@@ -197,11 +204,17 @@ class OutboxRelay:
                     delay,
                     exc_info=exc if failures == 1 else None,
                 )
-            if delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
-            else:
-                await asyncio.sleep(0)
+                # a burst of notifications must not cut a backoff short
+                await self._pause(delay, self._stopping)
+                continue
+            await self._pause(delay, self._wake)
+
+    async def _pause(self, delay: float, until: asyncio.Event) -> None:
+        if delay <= 0:
+            await asyncio.sleep(0)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(until.wait(), delay)
 
     async def _step(self) -> float:
         """One election attempt or one batch; returns how long to wait before the next step."""
@@ -229,7 +242,30 @@ class OutboxRelay:
         if await try_lock(conn, self._lock_key, timeout=self._db.command_timeout_s):
             self._leader = True
             log.info("outbox relay: leader (advisory lock %d)", self._lock_key)
+            await self._listen(conn)
         return self._leader
+
+    async def _listen(self, conn: asyncpg.Connection) -> None:
+        """LISTEN on the leader's session, before its first fetch, so no commit falls between."""
+        if not self._kafka.relay_listen:
+            return
+        # a session that dies wakes the loop, which reconnects now rather than at the next poll
+        conn.add_termination_listener(self._woken)
+        try:
+            await asyncio.wait_for(
+                conn.add_listener(outbox.CHANNEL, self._woken), self._db.command_timeout_s
+            )
+        except asyncpg.PostgresError as exc:  # e.g. a hot standby: polling still works
+            log.warning(
+                "outbox relay: LISTEN failed (%s); polling every %.1fs",
+                _describe(exc),
+                self._kafka.relay_poll_s,
+            )
+            return
+        self._listening = True
+
+    def _woken(self, *_: object) -> None:
+        self._wake.set()
 
     # ----------------------------------------------------------------- one batch
 
@@ -242,6 +278,9 @@ class OutboxRelay:
         conn = self._conn
         assert conn is not None and self._leader
         timeout = self._db.command_timeout_s
+        # Cleared before the read: a commit notified from here on wakes the next step, and one
+        # notified earlier committed before this read's snapshot, so its rows are in it.
+        self._wake.clear()
         rows = await outbox.pending(conn, self._kafka.relay_batch, timeout)
         if not rows:
             self._pending, self._lag_s = 0, None
@@ -363,7 +402,7 @@ class OutboxRelay:
         conn, self._conn = self._conn, None
         if self._leader:
             log.info("outbox relay: no longer leader")
-        self._leader = False
+        self._leader = self._listening = False
         if conn is None or conn.is_closed():
             return
         try:

@@ -10,6 +10,9 @@ from typing import Any
 
 import asyncpg
 
+# The channel migration 0011's trigger notifies after every insert into event_outbox.
+CHANNEL = "matching_outbox"
+
 
 def envelope(event_type: str, payload: dict[str, Any], event_id: uuid.UUID) -> dict[str, Any]:
     """The platform's event shape: event_type, event_id, timestamp, then the fields."""
