@@ -55,21 +55,26 @@ async def pool(db_settings: DatabaseSettings) -> AsyncIterator[asyncpg.Pool]:
         await p.close()
 
 
-def kafka_settings(broker: TansuBroker, batch: int = 500) -> KafkaSettings:
+def kafka_settings(
+    broker: TansuBroker, batch: int = 500, poll_s: float = 0.05, listen: bool = True
+) -> KafkaSettings:
     return KafkaSettings.model_validate(
         {
             "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "MATCHING_RELAY_BATCH": str(batch),
-            "MATCHING_RELAY_POLL_S": "0.05",
+            "MATCHING_RELAY_POLL_S": str(poll_s),
+            "MATCHING_RELAY_LISTEN": str(listen).lower(),
         }
     )
 
 
 def make_relay(db: DatabaseSettings, broker: TansuBroker, **kw: Any) -> OutboxRelay:
-    batch = kw.pop("batch", 500)
+    kafka = kafka_settings(
+        broker, kw.pop("batch", 500), kw.pop("poll_s", 0.05), kw.pop("listen", True)
+    )
     kw.setdefault("election_interval_s", 0.3)
     kw.setdefault("request_timeout_ms", 1500)
-    return OutboxRelay(db, kafka_settings(broker, batch), **kw)
+    return OutboxRelay(db, kafka, **kw)
 
 
 async def write(pool: asyncpg.Pool, events: Sequence[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -78,6 +83,15 @@ async def write(pool: asyncpg.Pool, events: Sequence[tuple[str, dict[str, Any]]]
         return [
             str(await enqueue(conn, TOPIC, key, "match.test", fields)) for key, fields in events
         ]
+
+
+async def write_unnotified(pool: asyncpg.Pool, key: str, tag: str) -> str:
+    """One event whose notification is lost: the notify trigger is off in its transaction."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("ALTER TABLE event_outbox DISABLE TRIGGER event_outbox_notify")
+        event_id = await enqueue(conn, TOPIC, key, "match.test", {"tag": tag})
+        await conn.execute("ALTER TABLE event_outbox ENABLE TRIGGER event_outbox_notify")
+    return str(event_id)
 
 
 async def write_many(pool: asyncpg.Pool, keys: Sequence[str], n: int, tag: str) -> list[str]:
@@ -392,3 +406,81 @@ async def test_lost_session_before_mark_resends(
         await relay.stop()
     seen = await consume(broker, 8)
     assert sorted(s.event_id for s in seen) == sorted(ids * 2)
+
+
+# The fallback poll in the two tests below: no timer-driven fetch can happen within it.
+SLOW_POLL_S = 30.0
+
+
+async def test_notification_wakes_the_relay_before_its_poll(
+    pool: asyncpg.Pool, db_settings: DatabaseSettings, broker: TansuBroker
+) -> None:
+    started = time.monotonic()
+    relay = make_relay(db_settings, broker, poll_s=SLOW_POLL_S)
+    await relay.start()
+    try:
+        await wait_until(lambda: relay.info()["listening"], what="listening")
+        first = await write(pool, [("pair:a", {"n": 1})])
+        await wait_until(lambda: all_published(pool), what="first published")
+        # Written after the fetch that published `first`: only a fetch woken by its commit's
+        # notification can publish it before the poll, SLOW_POLL_S after that fetch.
+        second = await write(pool, [("pair:a", {"n": 2}), ("pair:b", {"n": 3})])
+        await wait_until(lambda: all_published(pool), what="second published")
+        assert time.monotonic() - started < SLOW_POLL_S  # no poll timer can have fired
+        info = relay.info()
+    finally:
+        await relay.stop()
+    assert info["listening"] and info["published_total"] == 3
+    seen = await consume(broker, 3)
+    assert per_key(seen) == await expected_order(pool, first + second)
+
+
+async def test_lost_notification_waits_for_the_fallback_poll(
+    pool: asyncpg.Pool, db_settings: DatabaseSettings, broker: TansuBroker
+) -> None:
+    slow = make_relay(db_settings, broker, poll_s=SLOW_POLL_S)
+    await slow.start()
+    try:
+        await wait_until(lambda: slow.info()["listening"], what="listening")
+        ids = await write(pool, [("pair:a", {"n": 1})])
+        await wait_until(lambda: all_published(pool), what="notified event published")
+        ids.append(await write_unnotified(pool, "pair:a", "lost"))
+        await asyncio.sleep(1.0)
+        assert await unpublished(pool) == 1  # nothing told this relay: it really was lost
+        # the next notification brings it along, in order
+        ids += await write(pool, [("pair:a", {"n": 3})])
+        await wait_until(lambda: all_published(pool), what="lost event published")
+    finally:
+        await slow.stop()
+
+    # No notification at all from here on: only the fallback poll can publish the second one.
+    ids.append(await write_unnotified(pool, "pair:b", "before start"))
+    polling = make_relay(db_settings, broker, poll_s=0.3)
+    await polling.start()
+    try:
+        await wait_until(lambda: all_published(pool), what="published by the first fetch")
+        ids.append(await write_unnotified(pool, "pair:b", "after start"))
+        await wait_until(lambda: all_published(pool), what="published by the poll")
+        info = polling.info()
+    finally:
+        await polling.stop()
+    assert info["listening"] and info["published_total"] == 2
+    seen = await consume(broker, 5)
+    assert sorted(s.event_id for s in seen) == sorted(ids)
+    assert per_key(seen) == await expected_order(pool, ids)
+
+
+async def test_poll_only_when_listen_is_off(
+    pool: asyncpg.Pool, db_settings: DatabaseSettings, broker: TansuBroker
+) -> None:
+    relay = make_relay(db_settings, broker, listen=False)
+    await relay.start()
+    try:
+        await wait_until(lambda: relay.info()["leader"], what="leader")
+        ids = await write_many(pool, KEYS, 6, "polled")
+        await wait_until(lambda: all_published(pool), what="published by polling")
+        assert relay.info()["listening"] is False
+    finally:
+        await relay.stop()
+    seen = await consume(broker, 6)
+    assert per_key(seen) == await expected_order(pool, ids)
