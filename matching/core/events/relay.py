@@ -354,7 +354,8 @@ class OutboxRelay:
         producer = create_producer(
             self._kafka,
             client_id="matching-outbox-relay",
-            linger_ms=5,
+            # a batch is one fetch, sent in one go: lingering would only delay the wake-up's send
+            linger_ms=0,
             request_timeout_ms=self._request_timeout_ms,
             key_serializer=_utf8,
             value_serializer=_json_bytes,
