@@ -7,13 +7,15 @@ harmonic mean of both directions, so a match one side would never want ranks low
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Self
 
 import numpy as np
 
 from matching.core.domain.filters import person_distance_km
+from matching.core.domain.geo import public_km_array
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
 
@@ -123,3 +125,120 @@ def harmonic_mean(x: float, y: float) -> float:
 def primary_factors(score: DirectedScore, top: int = 2) -> list[str]:
     ranked = sorted(score.contributions().items(), key=lambda kv: kv[1], reverse=True)
     return [f for f, c in ranked[:top] if c > 0]
+
+
+# -- the same rules over arrays: both directions of a few hundred pairs at once ---------------
+# A unit test pins these to the scalar functions above (tests/unit/reranker_reference.py).
+
+
+def _floats(people: Sequence[Person], get: Callable[[Person], float | None]) -> np.ndarray:
+    return np.array([math.nan if (v := get(q)) is None else v for q in people], dtype=np.float64)
+
+
+class PersonColumns:
+    """What the weighted score reads of each person, one row each (NaN: unknown)."""
+
+    def __init__(self, people: Sequence[Person], default_weights: Mapping[str, float]) -> None:
+        self.people = list(people)
+        self.lat = _floats(people, lambda q: q.latitude)
+        self.lon = _floats(people, lambda q: q.longitude)
+        # `or`, as `factors` reads it: no radius (or 0) is the service's default radius
+        self.radius = _floats(people, lambda q: q.prefs.distance_km or None)
+        self.last_s = _floats(people, lambda q: q.last_active_at.timestamp())
+        cache: dict[tuple[tuple[str, float], ...], list[float]] = {}
+        for q in people:
+            if q.prefs.weights not in cache:
+                w = effective_weights(default_weights, q)
+                cache[q.prefs.weights] = [w[f] for f in FACTORS]
+        self.weights = np.array([cache[q.prefs.weights] for q in people]).reshape(-1, 5)
+
+    def repeat(self, n: int) -> Self:
+        """The first person, n times (a requester against n candidates)."""
+        out = object.__new__(type(self))
+        for name, value in vars(self).items():
+            setattr(out, name, [value[0]] * n if name == "people" else np.repeat(value[:1], n, 0))
+        return out
+
+    def activity(self, now_s: np.ndarray | float) -> np.ndarray:
+        """activity_level of each person at `now_s` (POSIX seconds, one or one per row)."""
+        return activity_decay_array((now_s - self.last_s) / 86_400)
+
+
+def pairwise(
+    x: PersonColumns, y: PersonColumns, fn: Callable[[Person, Person], float]
+) -> np.ndarray:
+    """fn(x_i, y_i) for each row: the set rules, which have no array form."""
+    pairs = zip(x.people, y.people, strict=True)
+    return np.fromiter((fn(p, q) for p, q in pairs), dtype=np.float64, count=len(x.people))
+
+
+def factor_matrix(
+    x: PersonColumns,
+    y: PersonColumns,
+    similarity: np.ndarray,
+    distance_km: np.ndarray,
+    activity: tuple[np.ndarray, np.ndarray],
+    default_distance_km: float,
+) -> np.ndarray:
+    """`factors` for each row's x -> y, as an (n, 5) array in FACTORS order; `distance_km`
+    is public_km between them (NaN: unknown), `activity` x's and y's activity levels."""
+    act_x, act_y = activity
+    radius = np.where(np.isnan(x.radius), default_distance_km, x.radius)
+    columns = {
+        "profile_similarity": np.clip(similarity, 0.0, 1.0),
+        "interest_overlap": pairwise(
+            x, y, lambda p, q: jaccard(p.interests | p.prefs.interests, q.interests)
+        ),
+        "location_proximity": proximity_array(distance_km, radius),
+        "industry_alignment": pairwise(x, y, industry_aligned),
+        "activity_compatibility": act_y * (1.0 - 0.5 * np.abs(act_x - act_y)),
+    }
+    return np.column_stack([columns[f] for f in FACTORS])
+
+
+def directed_scores(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """directed_score of each row: its factors (n, 5) by its decider's weights (n, 5)."""
+    out: np.ndarray = np.clip((values * weights).sum(axis=1), 0.0, 1.0)
+    return out
+
+
+def harmonic_means(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """harmonic_mean element-wise."""
+    both = (x > 0) & (y > 0)
+    out: np.ndarray = np.divide(2 * x * y, x + y, out=np.zeros_like(x), where=both)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class PairScores:
+    """Both directions of n pairs x -> y by the weighted score, one row per pair."""
+
+    ours: np.ndarray  # (n, 5) factors of x -> y, FACTORS order
+    our_weights: np.ndarray  # (n, 5) x's effective weights
+    our_score: np.ndarray  # how well y fits what x wants
+    their_score: np.ndarray  # how well x fits what y wants
+    score: np.ndarray  # their harmonic mean
+    distance_km: np.ndarray  # public_km between them, NaN when either location is unknown
+
+    def directed(self, i: int) -> DirectedScore:
+        """Row i's x -> y as the scalar `directed_score` gives it."""
+        factors = dict(zip(FACTORS, self.ours[i].tolist(), strict=True))
+        weights = dict(zip(FACTORS, self.our_weights[i].tolist(), strict=True))
+        return DirectedScore(float(self.our_score[i]), factors, weights)
+
+
+def score_pairs(
+    x: PersonColumns,
+    y: PersonColumns,
+    similarity: np.ndarray,
+    now_s: np.ndarray | float,
+    default_distance_km: float,
+) -> PairScores:
+    """Both directions of each row's pair; the distance and activities computed once."""
+    distance = public_km_array(x.lat, x.lon, y.lat, y.lon)
+    act_x, act_y = x.activity(now_s), y.activity(now_s)
+    ours = factor_matrix(x, y, similarity, distance, (act_x, act_y), default_distance_km)
+    theirs = factor_matrix(y, x, similarity, distance, (act_y, act_x), default_distance_km)
+    our_score, their_score = directed_scores(ours, x.weights), directed_scores(theirs, y.weights)
+    score = harmonic_means(our_score, their_score)
+    return PairScores(ours, x.weights, our_score, their_score, score, distance)

@@ -23,11 +23,10 @@ from matching.core.domain.geo import public_km_array
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS, JOB_LEVELS
 from matching.core.domain.scoring import (
-    activity_decay_array,
-    effective_weights,
-    industry_aligned,
-    jaccard,
-    proximity_array,
+    PersonColumns,
+    directed_scores,
+    factor_matrix,
+    pairwise,
 )
 from matching.core.settings import MatchingSettings
 
@@ -234,55 +233,15 @@ def _floats(people: Sequence[Person], get: Callable[[Person], float | None]) -> 
     return np.array([math.nan if (v := get(q)) is None else v for q in people], dtype=np.float64)
 
 
-class _Side:
+class _Side(PersonColumns):
     """The numeric attributes of the people on one side of the pairs, one row each."""
 
     def __init__(self, people: Sequence[Person], params: FeatureParams) -> None:
-        self.people = list(people)
-        self.lat = _floats(people, lambda q: q.latitude)
-        self.lon = _floats(people, lambda q: q.longitude)
+        super().__init__(people, dict(params.weights))
         self.age = _floats(people, lambda q: q.age)
         self.level = _floats(people, _level)
-        self.radius = _floats(people, lambda q: q.prefs.distance_km)
         self.age_min = _floats(people, lambda q: q.prefs.age_min)
         self.age_max = _floats(people, lambda q: q.prefs.age_max)
-        self.last_s = _floats(people, lambda q: q.last_active_at.timestamp())
-        defaults, cache = dict(params.weights), {}
-        for q in people:
-            if q.prefs.weights not in cache:
-                w = effective_weights(defaults, q)
-                cache[q.prefs.weights] = np.array([w[f] for f in FACTORS])
-        self.weights = np.array([cache[q.prefs.weights] for q in people]).reshape(-1, 5)
-
-    def repeat(self, n: int) -> _Side:
-        """The first person, n times (the requester against n candidates)."""
-        out = object.__new__(_Side)
-        for name, value in vars(self).items():
-            setattr(out, name, [value[0]] * n if name == "people" else np.repeat(value[:1], n, 0))
-        return out
-
-
-def _per_pair(x: _Side, y: _Side, fn: Callable[[Person, Person], float]) -> np.ndarray:
-    pairs = zip(x.people, y.people, strict=True)
-    return np.fromiter((fn(p, q) for p, q in pairs), dtype=np.float64, count=len(x.people))
-
-
-def _factors(
-    x: _Side, y: _Side, sims: np.ndarray, dist: np.ndarray, acts: tuple[np.ndarray, ...], km: float
-) -> np.ndarray:
-    """matching.core.domain.scoring.factors for x -> y, as an (n, 5) array in FACTORS order."""
-    act_x, act_y = acts
-    radius = np.where(np.isnan(x.radius), km, x.radius)
-    columns = {
-        "profile_similarity": np.clip(sims, 0.0, 1.0),
-        "interest_overlap": _per_pair(
-            x, y, lambda p, q: jaccard(p.interests | p.prefs.interests, q.interests)
-        ),
-        "location_proximity": proximity_array(dist, radius),
-        "industry_alignment": _per_pair(x, y, industry_aligned),
-        "activity_compatibility": act_y * (1.0 - 0.5 * np.abs(act_x - act_y)),
-    }
-    return np.column_stack([columns[f] for f in FACTORS])
 
 
 def _rows(
@@ -296,52 +255,49 @@ def _rows(
 ) -> np.ndarray:
     """PAIR_FEATURES for x -> y: x decides (the "a" of the names), y is decided on."""
     cols: dict[str, np.ndarray] = {"similarity": sims}
-    shared = _per_pair(x, y, lambda p, q: len(p.interests & q.interests))
-    union = _per_pair(x, y, lambda p, q: len(p.interests | q.interests))
+    shared = pairwise(x, y, lambda p, q: len(p.interests & q.interests))
+    union = pairwise(x, y, lambda p, q: len(p.interests | q.interests))
     cols["interest_jaccard"] = np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
     cols["shared_interests"] = shared
-    cols["wanted_interests_b_has"] = _per_pair(
+    cols["wanted_interests_b_has"] = pairwise(
         x, y, lambda p, q: len(p.prefs.interests & q.interests)
     )
-    cols["wanted_interests_a_has"] = _per_pair(
+    cols["wanted_interests_a_has"] = pairwise(
         x, y, lambda p, q: len(q.prefs.interests & p.interests)
     )
-    cols["goal_overlap"] = _per_pair(
-        x, y, lambda p, q: len(p.networking_goals & q.networking_goals)
-    )
-    cols["wanted_goals_b_has"] = _per_pair(
+    cols["goal_overlap"] = pairwise(x, y, lambda p, q: len(p.networking_goals & q.networking_goals))
+    cols["wanted_goals_b_has"] = pairwise(
         x, y, lambda p, q: len(p.prefs.networking_goals & q.networking_goals)
     )
-    cols["language_overlap"] = _per_pair(x, y, lambda p, q: len(p.languages & q.languages))
+    cols["language_overlap"] = pairwise(x, y, lambda p, q: len(p.languages & q.languages))
     dist = public_km_array(x.lat, x.lon, y.lat, y.lon)  # as others know it: whole km
     missing = np.isnan(dist)
     cols["distance_km"] = np.where(missing, 0.0, dist)
     cols["distance_missing"] = missing
     cols["b_in_age_range"] = within_age_array(x.age_min, x.age_max, y.age)
     cols["b_in_distance"] = np.isnan(x.radius) | np.isnan(x.lat) | (dist <= x.radius)
-    cols["b_in_industries"] = _per_pair(
+    cols["b_in_industries"] = pairwise(
         x, y, lambda p, q: not p.prefs.industries or q.industry in p.prefs.industries
     )
-    cols["b_in_job_levels"] = _per_pair(
+    cols["b_in_job_levels"] = pairwise(
         x, y, lambda p, q: not p.prefs.job_levels or q.job_level in p.prefs.job_levels
     )
     for name, xv, yv in (("age", x.age, y.age), ("job_level", x.level, y.level)):
         unknown = np.isnan(xv) | np.isnan(yv)
         cols[f"{name}_gap"] = np.where(unknown, 0.0, yv - xv)
         cols[f"{name}_missing"] = unknown
-    cols["same_industry"] = _per_pair(
+    cols["same_industry"] = pairwise(
         x, y, lambda p, q: p.industry is not None and p.industry == q.industry
     )
-    cols["company_size_match"] = _per_pair(x, y, _size_match)
-    act_x = activity_decay_array((now_s - x.last_s) / 86_400)
-    act_y = activity_decay_array((now_s - y.last_s) / 86_400)
+    cols["company_size_match"] = pairwise(x, y, _size_match)
+    act_x, act_y = x.activity(now_s), y.activity(now_s)
     cols["activity_a"], cols["activity_b"] = act_x, act_y
     for prefix, values, w in (
-        ("ab", _factors(x, y, sims, dist, (act_x, act_y), km), x.weights),
-        ("ba", _factors(y, x, sims, dist, (act_y, act_x), km), y.weights),
+        ("ab", factor_matrix(x, y, sims, dist, (act_x, act_y), km), x.weights),
+        ("ba", factor_matrix(y, x, sims, dist, (act_y, act_x), km), y.weights),
     ):
         cols.update({f"{prefix}_{f}": values[:, j] for j, f in enumerate(FACTORS)})
-        cols[f"{prefix}_score"] = np.clip((values * w).sum(axis=1), 0.0, 1.0)
+        cols[f"{prefix}_score"] = directed_scores(values, w)
     stats = (sx[:, 0], sx[:, 1], sy[:, 0], sy[:, 1], sx[:, 2], sx[:, 3], sy[:, 2], sy[:, 3])
     cols.update(zip(_STATS, stats, strict=True))
     return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in PAIR_FEATURES])
