@@ -12,7 +12,9 @@ a no-op deployment, and measures:
   * the delay from a swipe to its `swipe.performed` event on the matching topic: a paced
     client posts swipes on fresh pairs while a consumer (all partitions, from the end) reads
     the topic; events are matched to swipes by a sequence number in the swipe's context.
-    Once per relay poll interval (MATCHING_RELAY_POLL_S), each with its own Serve.
+    Once per relay mode (--relay), each with its own Serve: `listen:S` wakes on PostgreSQL
+    NOTIFY with a fallback poll every S seconds (the default), `poll:S` only polls
+    (MATCHING_RELAY_LISTEN=false), so both run side by side in one run.
 Writes (replaces) its section of --out (BENCHMARKS.md), keeping the other sections and the
 section's hand-written `### Reading` commentary, and prints it.
 """
@@ -150,8 +152,10 @@ class Cell:
 
 @dataclass(slots=True)
 class Delay:
+    listen: bool
     poll_s: float
     rate: float
+    load: float = 0.0  # the machine's 1-minute load average as the measurement started
     sent: int = 0  # swipes answered 200
     failed: int = 0  # swipes not answered 200
     seen: int = 0
@@ -166,6 +170,25 @@ class Delay:
 
 def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
+
+
+def _relay_mode(text: str) -> tuple[bool, float]:
+    """`listen:S` or `poll:S` -> (LISTEN on, poll seconds)."""
+    mode, _, seconds = text.partition(":")
+    if mode not in ("listen", "poll"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected listen:SECONDS or poll:SECONDS")
+    try:
+        return mode == "listen", float(seconds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: {seconds!r} is not seconds") from None
+
+
+def _relay_arg(listen: bool, poll_s: float) -> str:
+    return f"{'listen' if listen else 'poll'}:{poll_s:g}"
+
+
+def _relay_label(listen: bool, poll_s: float) -> str:
+    return f"LISTEN, fallback poll {poll_s:g} s" if listen else f"poll every {poll_s:g} s"
 
 
 def _pair(values: list[float]) -> str:
@@ -405,14 +428,16 @@ async def _post_paced(
     await asyncio.gather(*tasks)
 
 
-async def _delay(args: argparse.Namespace, ids: list[str], bootstrap: str, poll_s: float) -> Delay:
+async def _delay(
+    args: argparse.Namespace, ids: list[str], bootstrap: str, listen: bool, poll_s: float
+) -> Delay:
     import httpx
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    result = Delay(poll_s=poll_s, rate=args.delay_rate)
+    result = Delay(listen=listen, poll_s=poll_s, rate=args.delay_rate, load=os.getloadavg()[0])
     n = max(1, round(args.delay_rate * args.delay_seconds))
     warm = max(1, round(args.delay_rate))  # one second, not counted (producer start etc.)
-    pairs = _fresh_pairs(ids, n + warm, random.Random(int(poll_s * 1e6)))
+    pairs = _fresh_pairs(ids, n + warm, random.Random(int(poll_s * 1e6) + listen))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap,
         client_id="bench-swipes",
@@ -481,7 +506,7 @@ async def _delay(args: argparse.Namespace, ids: list[str], bootstrap: str, poll_
     if result.other_events:
         print(f"warning: {result.other_events} extra swipe.performed events", flush=True)
     print(
-        f"delay poll={poll_s}s: sent {result.sent} seen {result.seen} "
+        f"delay {_relay_label(listen, poll_s)}: sent {result.sent} seen {result.seen} "
         f"p50 {_pct(result.delays_ms, 50):.1f} ms p99 {_pct(result.delays_ms, 99):.1f} ms",
         flush=True,
     )
@@ -496,8 +521,8 @@ def _run(
 ) -> tuple[list[Cell], list[Delay]]:
     cells: list[Cell] = []
     delays: list[Delay] = []
-    for k, poll in enumerate(args.relay_poll):
-        env = {"MATCHING_RELAY_POLL_S": str(poll)}
+    for k, (listen, poll) in enumerate(args.relay):
+        env = {"MATCHING_RELAY_LISTEN": str(listen).lower(), "MATCHING_RELAY_POLL_S": str(poll)}
         try:
             _start_serve(env, args.port, args.composition, args.ready_timeout)
             if not _wait_relay_leader(args.port, args.composition):
@@ -506,7 +531,7 @@ def _run(
                 cells = _throughput(args, settings, ids)
             _drain(settings, args.drain_timeout)
             _reset(settings)
-            delays.append(asyncio.run(_delay(args, ids, bootstrap, poll)))
+            delays.append(asyncio.run(_delay(args, ids, bootstrap, listen, poll)))
         finally:
             try:
                 _stop_serve(env)
@@ -520,7 +545,9 @@ def _write(args: argparse.Namespace, n_users: int, cells: list[Cell], delays: li
         f"{SECTION}: POST /v1/swipes and swipe -> `{TOPIC}` delay",
         "",
         f"Written by `python -m bench.swipes --users {args.users} --duration {args.duration} "
-        f"--composition {args.composition}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
+        f"--concurrency {' '.join(map(str, args.concurrency))} --composition {args.composition} "
+        f"--relay {' '.join(_relay_arg(*m) for m in args.relay)}` "
+        f"on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: "
         f"{n_users:,} people, {os.cpu_count()} cores, composition `{args.composition}`, "
         f"Python {platform.python_version()}, wrk {args.duration}s per cell, PostgreSQL, "
         "Redis (rate limits off), tansu broker, all on the same machine.",
@@ -536,7 +563,8 @@ def _write(args: argparse.Namespace, n_users: int, cells: list[Cell], delays: li
             "super_like 5%, pass 20%), "
             "so a repeated pair is a no-op (200, nothing written). Errors: socket errors, "
             "4xx other than 409, 5xx. Swipes, matches and events: rows written during the "
-            "cell. Drained: seconds after the run until the relay had published the outbox.",
+            "cell. Drained: seconds after the run until the relay had published the outbox. "
+            f"Relay: {_relay_label(*args.relay[0])}.",
             "",
             "| clients | swipes/s | p50 ms | p95 ms | p99 ms | errors | 409 | no-op req/s | "
             "no-op p50 ms | req/s ÷ no-op | p50 ÷ no-op p50 | new swipes | matches | "
@@ -564,17 +592,19 @@ def _write(args: argparse.Namespace, n_users: int, cells: list[Cell], delays: li
         "Republished: the same event_id again at another offset (at-least-once delivery: "
         "a relay resend or a producer-level retry); re-read: the same record handed to the "
         "consumer twice. The last three columns split the delay (p50 / p99): the POST's own "
-        "latency, POST sent -> record timestamp, record timestamp -> consumer.",
+        "latency, POST sent -> record timestamp, record timestamp -> consumer. Load: the "
+        "machine's 1-minute load average as the measurement started (the machine is shared).",
         "",
-        "| relay poll s | sent | seen | republished | re-read | p50 ms | p95 ms | p99 ms | "
+        "| relay | load | sent | seen | republished | re-read | p50 ms | p95 ms | p99 ms | "
         "max ms | POST ms | POST -> record ts ms | record ts -> consumer ms |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in delays:
         failed = f" ({d.failed} failed)" if d.failed else ""
         reread = f"{d.reread}" + (f" (+{d.other_events} other events)" if d.other_events else "")
         lines.append(
-            f"| {d.poll_s:g} | {d.sent}{failed} | {d.seen} | {d.republished} | {reread} | "
+            f"| {_relay_label(d.listen, d.poll_s)} | {d.load:.1f} | {d.sent}{failed} | {d.seen} | "
+            f"{d.republished} | {reread} | "
             f"{_pct(d.delays_ms, 50):.1f} | {_pct(d.delays_ms, 95):.1f} | "
             f"{_pct(d.delays_ms, 99):.1f} | {max(d.delays_ms, default=float('nan')):.1f} | "
             f"{_pair(d.post_ms)} | {_pair(d.to_record_ms)} | {_pair(d.from_record_ms)} |"
@@ -597,7 +627,13 @@ def main() -> None:
         "--reply-share", type=float, default=0.2, help="share of swipes answering a recent one"
     )
     p.add_argument("--no-throughput", action="store_true", help="only measure the delay")
-    p.add_argument("--relay-poll", type=float, nargs="+", default=[0.2, 0.02])
+    p.add_argument(
+        "--relay",
+        type=_relay_mode,
+        nargs="+",
+        default=[(True, 1.0), (False, 0.2)],
+        help="relay modes, each listen:POLL_S or poll:POLL_S; throughput runs with the first",
+    )
     p.add_argument("--delay-rate", type=float, default=30.0, help="swipes per second")
     p.add_argument("--delay-seconds", type=float, default=10.0)
     p.add_argument("--delay-timeout", type=float, default=20.0)
