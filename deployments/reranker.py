@@ -4,23 +4,24 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from matching.core.domain import prompt as prompt_terms
-from matching.core.domain.filters import distance_between, person_distance_km
+from matching.core.domain.geo import public_km_array
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
 from matching.core.domain.scoring import (
     DirectedScore,
-    activity_level,
-    directed_score,
-    effective_weights,
-    harmonic_mean,
+    PairScores,
+    PersonColumns,
     primary_factors,
-    proximity,
+    proximity_array,
+    score_pairs,
 )
 from matching.core.retrieval.candidates import Candidate
 from matching.core.settings import MatchingSettings, Settings
@@ -58,23 +59,41 @@ class RankedMatch:
     sort_key: float = field(default=0.0, repr=False)
 
 
+@dataclass(frozen=True, slots=True)
+class _Live:
+    """What a ranking reads of the configuration; `reconfigure` swaps it whole, so a ranking
+    running in a worker thread never sees half a swap."""
+
+    weights: dict[str, float]
+    weighted_version: str
+    model: CompatibilityModel | None = None
+    model_version: str | None = None
+
+    @property
+    def version(self) -> str:
+        return self.model.algorithm_version if self.model is not None else self.weighted_version
+
+
 class Reranker:
     """The weighted score, or a trained two-sided model from the registry (`reconfigure`).
 
     With a model, discovery ranks by the chance of a mutual match, P(a likes b) x P(b likes
     a); the per-factor breakdown and the reasons still come from the weighted factors.
+    Candidates are scored in arrays; matches and reasons are built only for those returned.
+    Ranking methods are plain `def`: Serve runs them in its thread pool, LocalStage in a
+    worker thread, so a ranking never holds the replica's event loop.
     """
 
     def __init__(self, settings: Settings | None = None) -> None:
         settings = settings or Settings.from_env()
         self._settings: MatchingSettings = settings.matching
         self._registry_settings = settings  # where reconfigure() finds model versions
-        self._weights = self._settings.weights
-        self._weighted_version = WEIGHTED_VERSION
-        self._model: CompatibilityModel | None = None
-        self._model_version: str | None = None
+        self._live = _Live(dict(self._settings.weights), WEIGHTED_VERSION)
         self._refused: dict[str, Any] | None = None  # the last model refused, and why
-        self.version = WEIGHTED_VERSION
+
+    @property
+    def version(self) -> str:
+        return self._live.version
 
     def reconfigure(self, config: dict[str, Any]) -> None:
         """user_config: {"weights": {factor: w}} swaps the default weights;
@@ -83,21 +102,23 @@ class Reranker:
         The new model is loaded completely before it replaces the old one, so requests in
         flight finish on the old one and no request sees half a swap.
         """
+        live = self._live
         weights = config.get("weights")
         if weights:
             unknown = set(weights) - set(FACTORS)
             if unknown:
                 raise ValueError(f"unknown factors in weights: {sorted(unknown)}")
-            self._weights = {f: float(weights.get(f, 0.0)) for f in FACTORS}
-            self._weighted_version = str(config.get("version", f"{WEIGHTED_VERSION}-custom"))
-        if "model_version" in config and config["model_version"] != self._model_version:
-            self._swap_model(config["model_version"])
-        self.version = (
-            self._model.algorithm_version if self._model is not None else self._weighted_version
-        )
+            live = replace(
+                live,
+                weights={f: float(weights.get(f, 0.0)) for f in FACTORS},
+                weighted_version=str(config.get("version", f"{WEIGHTED_VERSION}-custom")),
+            )
+        if "model_version" in config and config["model_version"] != live.model_version:
+            live = self._swap_model(live, config["model_version"])
+        self._live = live
 
-    def _swap_model(self, wanted: str | None) -> None:
-        """Load model `wanted` (None: none) and serve it; a version whose files do not match
+    def _swap_model(self, live: _Live, wanted: str | None) -> _Live:
+        """`live` serving model `wanted` (None: none); a version whose files do not match
         their manifest's sha256 is refused: logged, shown in info(), the current one kept."""
         model = None
         if wanted is not None:
@@ -115,33 +136,24 @@ class Reranker:
             try:
                 folder = registry.trusted_copy("models", str(wanted), required)
             except ArtifactMismatch as exc:
-                log.error("refusing model %s, serving %s: %s", wanted, self.version, exc)
+                log.error("refusing model %s, serving %s: %s", wanted, live.version, exc)
                 self._refused = {"model_version": wanted, "reason": str(exc)}
-                return
+                return live
             model = CompatibilityModel.load(folder)
-        self._model, self._model_version, self._refused = model, wanted, None
+        self._refused = None
+        return replace(live, model=model, model_version=wanted)
 
     def info(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"version": self.version, "kind": "weighted"}
-        if self._model is not None:
-            out = {**out, "kind": "learned", "model_version": self._model_version}
-        out["weights"] = self._weights
+        live = self._live
+        out: dict[str, Any] = {"version": live.version, "kind": "weighted"}
+        if live.model is not None:
+            out = {**out, "kind": "learned", "model_version": live.model_version}
+        out["weights"] = live.weights
         if self._refused is not None:
             out["refused"] = self._refused
         return out
 
-    def _learned(
-        self, a: Person, ranked: list[RankedMatch], people: list[Person], sims: list[float]
-    ) -> None:
-        """Re-score with the model: P(a likes b), P(b likes a) and their product."""
-        model = self._model
-        if model is None or not ranked:
-            return
-        p_ab, p_ba = model.predict_both(a, people, sims, datetime.now(UTC))
-        for match, mine, theirs in zip(ranked, p_ab, p_ba, strict=True):
-            with_probabilities(match, float(mine), float(theirs), self.version)
-
-    async def rank(
+    def rank(
         self,
         requester: Person,
         candidates: list[Candidate],
@@ -150,54 +162,118 @@ class Reranker:
     ) -> list[RankedMatch]:
         """Discovery: both directions scored, ranked by their harmonic mean; people going
         to the same events (`shared_events`: user id -> event names) get a small boost."""
-        now = datetime.now(UTC)
-        ranked = [self.weighted(requester, c.person, c.similarity, now) for c in candidates]
-        self._learned(
-            requester, ranked, [c.person for c in candidates], [c.similarity for c in candidates]
-        )
-        for match in ranked:
-            boost(match, (shared_events or {}).get(match.user_id, []))
-        return self.top(ranked, limit)
+        if not candidates or limit <= 0:
+            return []
+        live, now = self._live, datetime.now(UTC)
+        people = [c.person for c in candidates]
+        sims = np.array([c.similarity for c in candidates], dtype=np.float64)
+        s = self._scores(live, requester, people, sims, now)
+        shown, key = s.score, s.score
+        probs = _probabilities(live.model, requester, people, sims, now)
+        if probs is not None:
+            key = probs[0] * probs[1]  # with_probabilities' rule, in arrays
+            shown = np.sqrt(key)
+        events = _events_of(people, shared_events or {})
+        bonus = np.zeros(len(people))
+        for i, names in events.items():
+            bonus[i] = event_bonus(len(names))
+        out = []
+        for i in self._best(shown, bonus, key + bonus, people, limit):
+            match = _weighted_at(requester, people[i], s, i, live.weighted_version)
+            if probs is not None:
+                with_probabilities(match, float(probs[0][i]), float(probs[1][i]), live.version)
+            boost(match, events.get(i, []))
+            out.append(match)
+        return out
 
-    async def score_pair(self, a: Person, candidate: Candidate) -> RankedMatch:
+    def score_pair(self, a: Person, candidate: Candidate) -> RankedMatch:
         """One pair, both directions, no threshold: the score a new match is stored with."""
-        match = self.weighted(a, candidate.person, candidate.similarity, datetime.now(UTC))
-        self._learned(a, [match], [candidate.person], [candidate.similarity])
+        live, now = self._live, datetime.now(UTC)
+        sims = np.array([candidate.similarity], dtype=np.float64)
+        s = self._scores(live, a, [candidate.person], sims, now)
+        match = _weighted_at(a, candidate.person, s, 0, live.weighted_version)
+        probs = _probabilities(live.model, a, [candidate.person], sims, now)
+        if probs is not None:
+            with_probabilities(match, float(probs[0][0]), float(probs[1][0]), live.version)
         return match
 
-    async def rank_for_prompt(
+    def rank_for_prompt(
         self,
         query: PromptQuery,
         requester: Person | None,
         candidates: list[Candidate],
         limit: int,
     ) -> list[RankedMatch]:
-        now = datetime.now(UTC)
+        """Search: the prompt's similarity blended with two-sided compatibility on affinity
+        (with a requester), or with how well each candidate fits what the prompt asks for."""
+        if not candidates or limit <= 0:
+            return []
+        live, now = self._live, datetime.now(UTC)
         norm = prompt_terms.normalise(query.text)
+        people = [c.person for c in candidates]
+        similarity = np.clip([c.similarity for c in candidates], 0.0, 1.0)
+        if requester is None:
+            fit = _PromptFit(self, live, query, norm, people, similarity, now)
+            score = fit.score
+        else:
+            affinity = np.array([c.affinity for c in candidates], dtype=np.float64)
+            s = self._scores(live, requester, people, affinity, now)
+            score = s.score
+        key = PROMPT_WEIGHT * similarity + (1 - PROMPT_WEIGHT) * score
         out = []
-        for c in candidates:
-            similarity = max(0.0, min(1.0, c.similarity))
-            if requester is not None:
-                asked = prompt_terms.mentioned(c.person.interests, norm)
-                match = self.weighted(requester, c.person, c.affinity, now, asked)
+        for i in self._best(score, np.zeros(len(people)), key, people, limit):
+            b = people[i]
+            if requester is None:
+                match = fit.match(i, live.weighted_version)
             else:
-                match = self._for_prompt(query, norm, c.person, similarity, now)
-            match.prompt_similarity = round(similarity, 4)
-            match.sort_key = PROMPT_WEIGHT * similarity + (1 - PROMPT_WEIGHT) * match.sort_key
+                asked = prompt_terms.mentioned(b.interests, norm)
+                match = _weighted_at(requester, b, s, i, live.weighted_version, asked)
+            match.prompt_similarity = round(float(similarity[i]), 4)
+            match.sort_key = float(key[i])
             out.append(match)
-        return self.top(out, limit)
+        return out
 
     def top(self, ranked: list[RankedMatch], limit: int) -> list[RankedMatch]:
-        """The best `limit` at or above the similarity threshold, best first."""
+        """The best `limit` at or above the similarity threshold, best first (of matches
+        already built: the evaluation's; serving selects in arrays, `_best`, the same way)."""
         threshold = self._settings.similarity_threshold
         kept = [m for m in ranked if m.compatibility_score >= threshold]
         kept.sort(key=lambda m: (-m.sort_key, m.user_id))
         return kept[:limit]
 
+    def _best(
+        self,
+        shown: np.ndarray,
+        bonus: np.ndarray,
+        key: np.ndarray,
+        people: Sequence[Person],
+        limit: int,
+    ) -> list[int]:
+        """`top` over arrays: the rows of the best `limit` whose score as shown (`shown`
+        rounded, plus `bonus` as `boost` adds it) reaches the threshold, by `key` then id."""
+        rows = np.arange(len(key))
+        threshold = self._settings.similarity_threshold
+        if threshold > 0:  # with Python's round, as the matches show it (np.round differs)
+            scores = [
+                boosted(round(x, 4), b) for x, b in zip(shown.tolist(), bonus.tolist(), strict=True)
+            ]
+            rows = rows[np.asarray(scores) >= threshold]
+        if len(rows) > limit:
+            keys = key[rows]
+            kth = keys[np.argpartition(-keys, limit - 1)[limit - 1]]
+            rows = rows[keys >= kth]  # every tie with the last place stays: ids decide
+        keys_of = key.tolist()
+        return sorted(rows.tolist(), key=lambda i: (-keys_of[i], str(people[i].user_id)))[:limit]
+
+    def _scores(
+        self, live: _Live, a: Person, people: Sequence[Person], sims: np.ndarray, now: datetime
+    ) -> PairScores:
+        return pair_scores(a, people, sims, now, live.weights, self._settings.default_distance_km)
+
     def directed(self, a: Person, b: Person, similarity: float, now: datetime) -> DirectedScore:
         """a -> b by the live weights: how well b fits what a wants."""
-        km = self._settings.default_distance_km
-        return directed_score(a, b, similarity, now, self._weights, km)
+        sims = np.array([similarity], dtype=np.float64)
+        return self._scores(self._live, a, [b], sims, now).directed(0)
 
     def weighted(
         self,
@@ -208,31 +284,66 @@ class Reranker:
         asked: frozenset[str] = frozenset(),
     ) -> RankedMatch:
         """One pair by the live weights, both directions (what `rank` starts from)."""
-        km = self._settings.default_distance_km
-        return weighted_match(
-            a, b, similarity, now, self._weights, km, self._weighted_version, asked
-        )
+        live, km = self._live, self._settings.default_distance_km
+        return weighted_match(a, b, similarity, now, live.weights, km, live.weighted_version, asked)
 
-    def _for_prompt(
-        self, q: PromptQuery, norm: str, b: Person, similarity: float, now: datetime
-    ) -> RankedMatch:
-        """No requester: the factors say how well b fits what the prompt asks for."""
-        shared = prompt_terms.mentioned(b.interests, norm)
-        distance = None
-        if q.latitude is not None and q.longitude is not None and b.has_location:
-            distance = distance_between(q.latitude, q.longitude, b)
-        radius = q.radius_km or self._settings.default_distance_km
-        industry = bool(b.industry and prompt_terms.mentioned(frozenset({b.industry}), norm))
-        factors = {
+    def check_health(self) -> None:
+        live = self._live
+        if (
+            abs(sum(live.weights.values()) - 1.0) > 0.01
+            and live.weighted_version == WEIGHTED_VERSION
+        ):
+            raise RuntimeError("reranker weights do not sum to 1")
+
+
+class _PromptFit:
+    """A search without a requester: how well each candidate fits what the prompt asks for
+    (interests and industry it names, distance from its place, activity), by their weights."""
+
+    def __init__(
+        self,
+        reranker: Reranker,
+        live: _Live,
+        q: PromptQuery,
+        norm: str,
+        people: list[Person],
+        similarity: np.ndarray,
+        now: datetime,
+    ) -> None:
+        # `mentioned` judges each term alone: ask once for every term any candidate has
+        named = prompt_terms.mentioned(frozenset().union(*(b.interests for b in people)), norm)
+        industries = frozenset(b.industry for b in people if b.industry)
+        named_industries = prompt_terms.mentioned(industries, norm)
+        self.people, self.named = people, named
+        self.industry = [b.industry is not None and b.industry in named_industries for b in people]
+        cols = PersonColumns(people, live.weights)
+        n = len(people)
+        self.distance = np.full(n, math.nan)
+        if q.latitude is not None and q.longitude is not None:
+            lat, lon = np.full(n, q.latitude), np.full(n, q.longitude)
+            self.distance = public_km_array(lat, lon, cols.lat, cols.lon)
+        shared = np.array([len(b.interests & named) for b in people], dtype=np.float64)
+        own = np.array([max(1, min(3, len(b.interests))) for b in people], dtype=np.float64)
+        radius = q.radius_km or reranker._settings.default_distance_km
+        columns = {
             "profile_similarity": similarity,
-            "interest_overlap": min(1.0, len(shared) / max(1, min(3, len(b.interests)))),
-            "location_proximity": proximity(distance, radius),
-            "industry_alignment": 1.0 if industry else 0.0,
-            "activity_compatibility": activity_level(b, now),
+            "interest_overlap": np.minimum(1.0, shared / own),
+            "location_proximity": proximity_array(self.distance, radius),
+            "industry_alignment": np.asarray(self.industry, dtype=np.float64),
+            "activity_compatibility": cols.activity(now.timestamp()),
         }
-        weights = effective_weights(self._weights, b)
-        score = sum(weights[f] * factors[f] for f in FACTORS)
+        self.factors = np.column_stack([columns[f] for f in FACTORS])
+        self.weights = cols.weights
+        self.score: np.ndarray = (self.factors * self.weights).sum(axis=1)
+
+    def match(self, i: int, version: str) -> RankedMatch:
+        b = self.people[i]
+        factors = dict(zip(FACTORS, self.factors[i].tolist(), strict=True))
+        weights = dict(zip(FACTORS, self.weights[i].tolist(), strict=True))
         top = sorted(FACTORS, key=lambda f: weights[f] * factors[f], reverse=True)[:2]
+        score = float(self.score[i])
+        distance = None if math.isnan(self.distance[i]) else float(self.distance[i])
+        shared = sorted(b.interests & self.named)
         return RankedMatch(
             user_id=str(b.user_id),
             name=b.name,
@@ -240,35 +351,58 @@ class Reranker:
             compatibility_score=round(score, 4),
             score_breakdown={f: round(v, 4) for f, v in factors.items()},
             mutual=None,
-            reasons=_reasons(sorted(shared), distance, industry, top, b.industry),
-            algorithm_version=self._weighted_version,
+            reasons=_reasons(shared, distance, self.industry[i], top, b.industry),
+            algorithm_version=version,
             sort_key=score,
         )
 
-    def check_health(self) -> None:
-        if (
-            abs(sum(self._weights.values()) - 1.0) > 0.01
-            and self._weighted_version == WEIGHTED_VERSION
-        ):
-            raise RuntimeError("reranker weights do not sum to 1")
 
-
-def weighted_match(
+def pair_scores(
     a: Person,
-    b: Person,
-    similarity: float,
+    people: Sequence[Person],
+    similarity: np.ndarray,
     now: datetime,
     weights: Mapping[str, float],
     default_distance_km: float,
+) -> PairScores:
+    """Both directions between `a` and each of `people`, by `weights`."""
+    x = PersonColumns([a], weights).repeat(len(people))
+    y = PersonColumns(people, weights)
+    return score_pairs(x, y, similarity, now.timestamp(), default_distance_km)
+
+
+def _probabilities(
+    model: CompatibilityModel | None,
+    a: Person,
+    people: Sequence[Person],
+    sims: np.ndarray,
+    now: datetime,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(P(a likes b), P(b likes a)) for each candidate b, from the live model if any."""
+    return None if model is None else model.predict_both(a, people, sims, now)
+
+
+def _events_of(people: Sequence[Person], shared: Mapping[str, list[str]]) -> dict[int, list[str]]:
+    """The shared events by candidate row."""
+    if not shared:
+        return {}
+    rows = {str(p.user_id): i for i, p in enumerate(people)}
+    return {rows[u]: names for u, names in shared.items() if u in rows and names}
+
+
+def _weighted_at(
+    a: Person,
+    b: Person,
+    s: PairScores,
+    i: int,
     version: str,
     asked: frozenset[str] = frozenset(),
 ) -> RankedMatch:
-    """Both directions scored, ranked by their harmonic mean, with reasons; `asked`: b's
-    interests that a search prompt named, shown as shared too."""
-    ours = directed_score(a, b, similarity, now, weights, default_distance_km)
-    theirs = directed_score(b, a, similarity, now, weights, default_distance_km)
-    score = harmonic_mean(ours.score, theirs.score)
-    distance = person_distance_km(a, b)
+    """Row i of `s` (a and b) as a match with reasons; `asked`: b's interests that a search
+    prompt named, shown as shared too."""
+    ours = s.directed(i)
+    distance = None if math.isnan(s.distance_km[i]) else float(s.distance_km[i])
+    score = float(s.score[i])
     reasons = _reasons(
         sorted(((a.interests | a.prefs.interests) & b.interests) | asked),
         distance,
@@ -282,11 +416,28 @@ def weighted_match(
         headline=b.headline,
         compatibility_score=round(score, 4),
         score_breakdown={f: round(v, 4) for f, v in ours.factors.items()},
-        mutual={"your_fit": round(ours.score, 4), "their_fit": round(theirs.score, 4)},
+        mutual={"your_fit": round(ours.score, 4), "their_fit": round(float(s.their_score[i]), 4)},
         reasons=reasons,
         algorithm_version=version,
         sort_key=score,
     )
+
+
+def weighted_match(
+    a: Person,
+    b: Person,
+    similarity: float,
+    now: datetime,
+    weights: Mapping[str, float],
+    default_distance_km: float,
+    version: str,
+    asked: frozenset[str] = frozenset(),
+) -> RankedMatch:
+    """Both directions scored, ranked by their harmonic mean, with reasons (`rank`'s path
+    for one pair)."""
+    sims = np.array([similarity], dtype=np.float64)
+    s = pair_scores(a, [b], sims, now, weights, default_distance_km)
+    return _weighted_at(a, b, s, 0, version, asked)
 
 
 def with_probabilities(match: RankedMatch, p_ab: float, p_ba: float, version: str) -> None:
@@ -301,12 +452,22 @@ def with_probabilities(match: RankedMatch, p_ab: float, p_ba: float, version: st
     match.algorithm_version = version
 
 
+def event_bonus(count: int) -> float:
+    """What `count` shared events add to a score and its sort key."""
+    return min(EVENT_BOOST_MAX, EVENT_BOOST * count) if count > 0 else 0.0
+
+
+def boosted(score: float, bonus: float) -> float:
+    """A shown (rounded) score with an event bonus, as shown."""
+    return round(min(1.0, score + bonus), 4) if bonus else score
+
+
 def boost(match: RankedMatch, events: list[str]) -> None:
     """People going to the same events rank a little higher, and the reasons say why."""
     if not events:
         return
-    bonus = min(EVENT_BOOST_MAX, EVENT_BOOST * len(events))
-    match.compatibility_score = round(min(1.0, match.compatibility_score + bonus), 4)
+    bonus = event_bonus(len(events))
+    match.compatibility_score = boosted(match.compatibility_score, bonus)
     match.sort_key += bonus
     match.reasons["shared_events"] = sorted(events)
     match.reasons["summary"] = "; ".join(

@@ -44,11 +44,11 @@ class StallingReranker(Reranker):
 
     async def rank(self, *args: Any, **kwargs: Any) -> Any:
         await self._stall()
-        return await super().rank(*args, **kwargs)
+        return super().rank(*args, **kwargs)
 
     async def score_pair(self, *args: Any, **kwargs: Any) -> Any:
         await self._stall()
-        return await super().score_pair(*args, **kwargs)
+        return super().score_pair(*args, **kwargs)
 
 
 @asynccontextmanager

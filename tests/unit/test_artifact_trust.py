@@ -119,7 +119,7 @@ async def test_the_reranker_refuses_a_tampered_model_and_keeps_serving_its_own(
     assert "v2: model.joblib does not match its sha256" in info["refused"]["reason"]
     # still answering with v1
     a, b = make_person(name="A"), make_person(name="B")
-    [match] = await reranker.rank(a, [Candidate(b, 0.5, 0.5)], 5)
+    [match] = reranker.rank(a, [Candidate(b, 0.5, 0.5)], 5)
     assert match.algorithm_version == "gbm-v1" and match.mutual is not None
 
     # a good version after the refusal is loaded, and the refusal is no longer reported

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import sklearn
 from factories import NOW, make_person, make_prefs
+from reranker_reference import ScalarReranker
+from sklearn.ensemble import HistGradientBoostingClassifier
 
 import deployments.reranker as reranker_module
 from deployments.reranker import (
@@ -20,6 +26,9 @@ from deployments.reranker import (
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
 from matching.core.domain.scoring import harmonic_mean
+from matching.core.ml import artifacts
+from matching.core.ml.model import CompatibilityModel
+from matching.core.ml.pairs import PAIR_FEATURES, FeatureParams, StatsTable, pair_matrix
 from matching.core.retrieval.candidates import Candidate
 from matching.core.settings import Settings
 from matching.discovery.schemas import Reasons
@@ -67,7 +76,7 @@ def _by_name(matches: list[RankedMatch]) -> dict[str, RankedMatch]:
 # -- discovery: two-sided ----------------------------------------------------------------------
 
 
-async def test_default_weights_and_info(reranker: Reranker) -> None:
+def test_default_weights_and_info(reranker: Reranker) -> None:
     assert reranker.version == WEIGHTED_VERSION
     info = reranker.info()
     assert info["kind"] == "weighted"
@@ -90,12 +99,12 @@ async def test_default_weights_and_info(reranker: Reranker) -> None:
         ),
     ],
 )
-async def test_a_match_the_other_side_would_not_want_ranks_lower(
+def test_a_match_the_other_side_would_not_want_ranks_lower(
     reranker: Reranker, c_prefs: Any, their_fit: float
 ) -> None:
     a, b = _requester(), _b()
     c = _b(name="C", prefs=c_prefs)  # identical to B from A's side
-    ranked = await reranker.rank(a, [Candidate(c, 0.8), Candidate(b, 0.8)], limit=10)
+    ranked = reranker.rank(a, [Candidate(c, 0.8), Candidate(b, 0.8)], limit=10)
     assert [m.name for m in ranked] == ["B", "C"]
     mb, mc = ranked
     # A's side: 0.3*0.8 + 0.25*1 + 0.2*1 + 0.15*1 + 0.1*1
@@ -107,12 +116,12 @@ async def test_a_match_the_other_side_would_not_want_ranks_lower(
     assert mc.compatibility_score < mb.compatibility_score
 
 
-async def test_compatibility_is_the_harmonic_mean_of_both_fits(
+def test_compatibility_is_the_harmonic_mean_of_both_fits(
     reranker: Reranker, population: list[Person]
 ) -> None:
     requester = population[0]
     candidates = [Candidate(p, (i % 17) / 16) for i, p in enumerate(population[1:201])]
-    ranked = await reranker.rank(requester, candidates, limit=500)
+    ranked = reranker.rank(requester, candidates, limit=500)
     assert len(ranked) == 200
     fits_differ = 0
     for m in ranked:
@@ -131,9 +140,9 @@ async def test_compatibility_is_the_harmonic_mean_of_both_fits(
     assert scores == sorted(scores, reverse=True)
 
 
-async def test_exact_breakdown_and_reasons(reranker: Reranker) -> None:
+def test_exact_breakdown_and_reasons(reranker: Reranker) -> None:
     a, b = _requester(), _b()
-    [m] = await reranker.rank(a, [Candidate(b, 0.8)], limit=5)
+    [m] = reranker.rank(a, [Candidate(b, 0.8)], limit=5)
     assert m.user_id == str(b.user_id)
     assert m.headline == b.headline
     assert m.score_breakdown == {
@@ -154,7 +163,7 @@ async def test_exact_breakdown_and_reasons(reranker: Reranker) -> None:
     }
 
 
-async def test_reasons_without_anything_in_common(reranker: Reranker) -> None:
+def test_reasons_without_anything_in_common(reranker: Reranker) -> None:
     a = make_person(interests=["chess"], industry="software", prefs=make_prefs(interests=["go"]))
     b = make_person(
         interests=["golf"],
@@ -163,7 +172,7 @@ async def test_reasons_without_anything_in_common(reranker: Reranker) -> None:
         longitude=None,
         last_active_at=NOW - timedelta(days=365),
     )
-    [m] = await reranker.rank(a, [Candidate(b, 0.0)], limit=1)
+    [m] = reranker.rank(a, [Candidate(b, 0.0)], limit=1)
     assert m.reasons["shared_interests"] == []
     assert m.reasons["distance_km"] is None
     assert m.reasons["distance_text"] is None
@@ -172,34 +181,34 @@ async def test_reasons_without_anything_in_common(reranker: Reranker) -> None:
     assert m.compatibility_score == 0.0  # nothing of A's fits b: harmonic mean 0
 
 
-async def test_one_shared_interest_is_singular(reranker: Reranker) -> None:
-    [m] = await reranker.rank(_requester(), [Candidate(_b(interests=["hiking"]), 0.5)], 1)
+def test_one_shared_interest_is_singular(reranker: Reranker) -> None:
+    [m] = reranker.rank(_requester(), [Candidate(_b(interests=["hiking"]), 0.5)], 1)
     assert m.reasons["summary"].startswith("shares 1 interest: hiking;")
 
 
-async def test_limit_and_tie_break_by_user_id(reranker: Reranker) -> None:
+def test_limit_and_tie_break_by_user_id(reranker: Reranker) -> None:
     a = _requester()
     twins = [_b(name=f"T{i}") for i in range(5)]
-    ranked = await reranker.rank(a, [Candidate(t, 0.5) for t in reversed(twins)], limit=3)
+    ranked = reranker.rank(a, [Candidate(t, 0.5) for t in reversed(twins)], limit=3)
     assert [m.user_id for m in ranked] == sorted(str(t.user_id) for t in twins)[:3]
-    assert await reranker.rank(a, [], limit=3) == []
-    assert await reranker.rank(a, [Candidate(twins[0], 0.5)], limit=0) == []
+    assert reranker.rank(a, [], limit=3) == []
+    assert reranker.rank(a, [Candidate(twins[0], 0.5)], limit=0) == []
 
 
-async def test_similarity_threshold_drops_weak_matches() -> None:
+def test_similarity_threshold_drops_weak_matches() -> None:
     strict = Reranker(Settings.from_env({"SIMILARITY_THRESHOLD": "0.8"}))
     a, b = _requester(), _b()
     c = _b(name="C", prefs=make_prefs(interests=["golf", "sailing", "chess"], industries=["media"]))
-    ranked = await strict.rank(a, [Candidate(b, 0.8), Candidate(c, 0.8)], limit=10)
+    ranked = strict.rank(a, [Candidate(b, 0.8), Candidate(c, 0.8)], limit=10)
     assert [m.name for m in ranked] == ["B"]  # C's 0.7615 is below 0.8
     at_threshold = Reranker(Settings.from_env({"SIMILARITY_THRESHOLD": "0.94"}))
-    assert [m.name for m in await at_threshold.rank(a, [Candidate(b, 0.8)], 1)] == ["B"]
+    assert [m.name for m in at_threshold.rank(a, [Candidate(b, 0.8)], 1)] == ["B"]
 
 
 # -- weights -----------------------------------------------------------------------------------
 
 
-async def test_reconfigure_swaps_the_default_weights(reranker: Reranker) -> None:
+def test_reconfigure_swaps_the_default_weights(reranker: Reranker) -> None:
     reranker.reconfigure({"weights": {"interest_overlap": 1.0}})
     assert reranker.version == f"{WEIGHTED_VERSION}-custom"
     assert reranker.info()["weights"] == {
@@ -207,7 +216,7 @@ async def test_reconfigure_swaps_the_default_weights(reranker: Reranker) -> None
     }
     a, b = _requester(), _b()
     c = _b(name="C", prefs=make_prefs(interests=["golf", "sailing", "chess"]))
-    ranked = _by_name(await reranker.rank(a, [Candidate(b, 0.1), Candidate(c, 0.9)], 5))
+    ranked = _by_name(reranker.rank(a, [Candidate(b, 0.1), Candidate(c, 0.9)], 5))
     assert ranked["B"].mutual == {"your_fit": 1.0, "their_fit": 1.0}
     assert ranked["C"].mutual == {"your_fit": 1.0, "their_fit": 0.4}
     assert ranked["C"].compatibility_score == round(harmonic_mean(1.0, 0.4), 4)
@@ -251,12 +260,12 @@ BERLIN_QUERY = PromptQuery(
 )
 
 
-async def test_prompt_without_requester_scores_fit_to_the_prompt(reranker: Reranker) -> None:
+def test_prompt_without_requester_scores_fit_to_the_prompt(reranker: Reranker) -> None:
     fits = make_person(name="fits", interests=["hiking", "chess"], industry="software")
     far = make_person(
         name="far", interests=["golf"], industry="media", latitude=None, longitude=None
     )
-    ranked = await reranker.rank_for_prompt(
+    ranked = reranker.rank_for_prompt(
         BERLIN_QUERY, None, [Candidate(far, 0.9), Candidate(fits, 0.7)], limit=5
     )
     assert [m.name for m in ranked] == ["fits", "far"]
@@ -280,13 +289,13 @@ async def test_prompt_without_requester_scores_fit_to_the_prompt(reranker: Reran
     assert m_far.reasons["distance_km"] is None
 
 
-async def test_prompt_radius_and_default_radius(reranker: Reranker) -> None:
+def test_prompt_radius_and_default_radius(reranker: Reranker) -> None:
     north = make_person(latitude=52.52 + 0.449661, longitude=13.405)  # ~50 km away
     q = PromptQuery(text="people", latitude=52.52, longitude=13.405)
-    [m] = await reranker.rank_for_prompt(q, None, [Candidate(north, 0.5)], 1)
+    [m] = reranker.rank_for_prompt(q, None, [Candidate(north, 0.5)], 1)
     assert m.score_breakdown["location_proximity"] == pytest.approx(0.5, abs=1e-3)  # 100 km
     q = PromptQuery(text="people", latitude=52.52, longitude=13.405, radius_km=200.0)
-    [m] = await reranker.rank_for_prompt(q, None, [Candidate(north, 0.5)], 1)
+    [m] = reranker.rank_for_prompt(q, None, [Candidate(north, 0.5)], 1)
     assert m.score_breakdown["location_proximity"] == pytest.approx(0.75, abs=1e-3)
     assert m.reasons["distance_km"] == 50  # 49.99 km between the cells, rounded down
     assert m.reasons["distance_text"] == "50 km"
@@ -309,14 +318,14 @@ def test_distances_are_shown_in_whole_km(
     assert shown_distance(distance) == shown
 
 
-async def test_reasons_and_proximity_move_in_whole_km(reranker: Reranker) -> None:
+def test_reasons_and_proximity_move_in_whole_km(reranker: Reranker) -> None:
     a = make_person(latitude=52.52, longitude=13.405)
     seen: list[int] = []
     for step in range(40):  # b walks north in 100 m steps
         b = make_person(latitude=52.52 + step * 0.0009, longitude=13.405)
         prompt = PromptQuery("people", 52.52, 13.405)
-        [found] = await reranker.rank_for_prompt(prompt, None, [Candidate(b, 0.5)], 1)
-        for m in (await reranker.score_pair(a, Candidate(b, 0.5)), found):
+        [found] = reranker.rank_for_prompt(prompt, None, [Candidate(b, 0.5)], 1)
+        for m in (reranker.score_pair(a, Candidate(b, 0.5)), found):
             km = m.reasons["distance_km"]
             assert isinstance(km, int)
             assert m.reasons["distance_text"] == ("< 1 km" if km == 0 else f"{km} km")
@@ -325,19 +334,19 @@ async def test_reasons_and_proximity_move_in_whole_km(reranker: Reranker) -> Non
     assert seen == sorted(seen) and set(seen) == set(range(seen[-1] + 1)) and seen[-1] >= 3
 
 
-async def test_prompt_similarity_is_clamped(reranker: Reranker) -> None:
+def test_prompt_similarity_is_clamped(reranker: Reranker) -> None:
     p = make_person()
-    ranked = await reranker.rank_for_prompt(
+    ranked = reranker.rank_for_prompt(
         PromptQuery("x"), None, [Candidate(p, 1.3), Candidate(make_person(), -0.2)], 5
     )
     assert sorted(m.prompt_similarity or 0.0 for m in ranked) == [0.0, 1.0]
 
 
-async def test_prompt_with_requester_is_two_sided_on_affinity(reranker: Reranker) -> None:
+def test_prompt_with_requester_is_two_sided_on_affinity(reranker: Reranker) -> None:
     a = _requester()
     b = _b(interests=["hiking", "chess"])
     query = PromptQuery(text="chess players")
-    [m] = await reranker.rank_for_prompt(query, a, [Candidate(b, 0.5, affinity=0.8)], 5)
+    [m] = reranker.rank_for_prompt(query, a, [Candidate(b, 0.5, affinity=0.8)], 5)
     # both sides: 0.3*0.8 + 0.25*(1/3) + 0.2 + 0.15 + 0.1 (B wants {hiking, chess})
     your = round(0.24 + 0.25 / 3 + 0.45, 4)
     their = round(0.24 + 0.25 * (1 / 3) + 0.45, 4)
@@ -352,26 +361,26 @@ async def test_prompt_with_requester_is_two_sided_on_affinity(reranker: Reranker
     assert m.reasons["shared_interests"] == ["chess", "hiking"]
 
 
-async def test_prompt_ranking_weighs_prompt_similarity(reranker: Reranker) -> None:
+def test_prompt_ranking_weighs_prompt_similarity(reranker: Reranker) -> None:
     a = _requester()
     close, loose = _b(name="close"), _b(name="loose")
-    ranked = await reranker.rank_for_prompt(
+    ranked = reranker.rank_for_prompt(
         PromptQuery("x"), a, [Candidate(loose, 0.2, 0.5), Candidate(close, 0.9, 0.5)], 5
     )
     assert [m.name for m in ranked] == ["close", "loose"]
     assert ranked[0].compatibility_score == ranked[1].compatibility_score
 
 
-async def test_shared_events_boost_is_visible_and_capped(make_person: Any) -> None:
+def test_shared_events_boost_is_visible_and_capped(make_person: Any) -> None:
     from deployments.reranker import EVENT_BOOST_MAX, Reranker
     from matching.core.retrieval.candidates import Candidate
     from matching.core.settings import Settings
 
     reranker = Reranker(Settings.from_env({}))
     a, b = make_person(), make_person()
-    plain = (await reranker.rank(a, [Candidate(b, 0.5, 0.5)], 1))[0]
+    plain = reranker.rank(a, [Candidate(b, 0.5, 0.5)], 1)[0]
     boosted = (
-        await reranker.rank(
+        reranker.rank(
             a, [Candidate(b, 0.5, 0.5)], 1, {str(b.user_id): ["PyCon", "RustConf", "KubeCon"]}
         )
     )[0]
@@ -386,3 +395,98 @@ def test_reasons_cached_before_whole_km_are_shown_whole() -> None:
     assert Reasons.model_validate({**old, "distance_km": 12.7}).distance_km == 12
     assert Reasons.model_validate({**old, "distance_km": 0.4}).distance_km == 0
     assert Reasons.model_validate({**old, "distance_km": None}).distance_km is None
+
+
+# -- the vectorised ranking equals the per-pair reference ---------------------------------------
+
+
+THRESHOLD = 0.3
+PROMPTS = (
+    PromptQuery("hiking and chess people in software near me", 52.52, 13.405, 60.0),
+    PromptQuery("jazz startups fintech energy"),  # no place: no distance for anyone
+)
+
+
+@pytest.fixture(scope="module")
+def model_root(tmp_path_factory: pytest.TempPathFactory, population: list[Person]) -> Path:
+    """A real (small) gradient-boosted model on pair features of the population, published
+    the way training/train.py publishes one."""
+    rng = np.random.default_rng(5)
+    pick = rng.integers(0, len(population), (600, 2))
+    a, b = [population[i] for i, _ in pick], [population[j] for _, j in pick]
+    swipes = [(p.user_id, q.user_id, bool(rng.random() < 0.4)) for p, q in zip(a, b, strict=True)]
+    stats = StatsTable.from_swipes(swipes, 10.0)
+    params = FeatureParams.from_settings()
+    sims = rng.uniform(0, 1, len(a))
+    stats_a, stats_b = [stats.get(p.user_id) for p in a], [stats.get(q.user_id) for q in b]
+    rows = pair_matrix(a, b, sims, stats_a, stats_b, NOW, params)
+    fit = rows[:, PAIR_FEATURES.index("ab_score")] + rng.normal(0, 0.05, len(a))
+    estimator = HistGradientBoostingClassifier(max_iter=30).fit(rows, fit > np.median(fit))
+    manifest = {
+        "version": "v1",
+        "algorithm_version": "gbm-v1",
+        "sklearn_version": sklearn.__version__,
+        "feature_params": params.to_dict(),
+    }
+    root = tmp_path_factory.mktemp("artifacts")
+    tmp = artifacts.staging(root, "models", "v1")
+    CompatibilityModel(estimator, stats, params, manifest).save(tmp)
+    artifacts.publish(tmp, manifest)
+    return root
+
+
+def _pinned(model_root: Path, learned: bool) -> tuple[Reranker, ScalarReranker]:
+    """The Reranker (a threshold, a model when `learned`) and its per-pair reference."""
+    env = {"SIMILARITY_THRESHOLD": str(THRESHOLD), "MATCHING_ARTIFACTS_DIR": str(model_root)}
+    reranker = Reranker(Settings.from_env(env))
+    model = None
+    if learned:
+        reranker.reconfigure({"model_version": "v1"})
+        model = CompatibilityModel.load(model_root / "models" / "v1")
+    matching = Settings.from_env(env).matching
+    reference = ScalarReranker(
+        matching.weights, matching.default_distance_km, THRESHOLD, WEIGHTED_VERSION, model
+    )
+    return reranker, reference
+
+
+def _same(got: list[RankedMatch], want: list[RankedMatch]) -> None:
+    """Same people in the same order, every shown field equal, sort keys within float noise."""
+    assert [m.user_id for m in got] == [m.user_id for m in want]
+    for g, w in zip(got, want, strict=True):
+        assert g.sort_key == pytest.approx(w.sort_key, rel=1e-12, abs=1e-12)
+        assert replace(g, sort_key=0.0) == replace(w, sort_key=0.0)
+
+
+@pytest.mark.parametrize("learned", [False, True], ids=["weighted", "learned"])
+def test_ranking_equals_the_per_pair_reference(
+    model_root: Path, population: list[Person], learned: bool
+) -> None:
+    reranker, reference = _pinned(model_root, learned)
+    dropped = boosted = 0
+    versions: set[str] = set()
+    for r in range(4):
+        requester = population[r]
+        candidates = [
+            Candidate(p, ((i * 7 + r) % 23) / 22 - 0.1, ((i * 5 + r) % 19) / 18)
+            for i, p in enumerate(population[10 + r * 60 : 210 + r * 60])
+        ]
+        events = {
+            str(c.person.user_id): ["PyCon", "JSConf"][: i % 3]
+            for i, c in enumerate(candidates)
+            if i % 4 == 0
+        }
+        for limit in (20, 500):
+            got = reranker.rank(requester, candidates, limit, events)
+            _same(got, reference.rank(requester, candidates, limit, events, NOW))
+        dropped += len(candidates) - len(got)
+        versions |= {m.algorithm_version for m in got}
+        boosted += sum(bool(m.reasons["shared_events"]) for m in got)
+        for c in candidates[:10]:
+            _same([reranker.score_pair(requester, c)], [reference.score_pair(requester, c, NOW)])
+        for query in PROMPTS:
+            for who in (requester, None):
+                got = reranker.rank_for_prompt(query, who, candidates, 20)
+                _same(got, reference.rank_for_prompt(query, who, candidates, 20, NOW))
+    assert dropped > 0 and boosted > 0  # the threshold and the event boost both took part
+    assert versions == {"gbm-v1" if learned else WEIGHTED_VERSION}

@@ -161,7 +161,7 @@ class LocalBackend:
             Candidate(self._as_of(c.person, shift), c.similarity, c.affinity)
             for c in found.candidates
         ]
-        ranked = await self._reranker.rank(self._as_of(found.requester, shift), candidates, limit)
+        ranked = self._reranker.rank(self._as_of(found.requester, shift), candidates, limit)
         shown = [Shown(UUID(m.user_id), m.compatibility_score, m.algorithm_version) for m in ranked]
         self._events += [
             (
@@ -202,7 +202,7 @@ class LocalBackend:
         assert found.requester is not None
         c, shift = found.candidates[0], datetime.now(UTC) - at
         other = Candidate(self._as_of(c.person, shift), c.similarity, c.affinity)
-        scored = await self._reranker.score_pair(self._as_of(found.requester, shift), other)
+        scored = self._reranker.score_pair(self._as_of(found.requester, shift), other)
         match_id = uuid.uuid5(_MATCH_IDS, pair_key(u1, u2))
         reasons = dict(scored.reasons)
         version = scored.algorithm_version
