@@ -1,16 +1,22 @@
 """The one seam between the ingress and its stages: a DeploymentHandle or a local object.
 
 Both are called the same way, `await stage.method.remote(...)`, so the service code does not
-know whether a stage runs in another replica (pipeline) or in this one (single). `TimedStage`
-bounds every such call: a stage that does not answer in time is a 503 naming it.
+know whether a stage runs in another replica (pipeline) or in this one (single). As Serve
+does, a local stage's sync methods run in a worker thread and its async ones on the loop, so
+a ranking never holds the event loop. `TimedStage` bounds every such call: a stage that does
+not answer in time is a 503 naming it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
+
+from threadpoolctl import ThreadpoolController
 
 from matching.core.api.errors import DependencyUnavailable
 
@@ -23,20 +29,35 @@ class Stage(Protocol):
     def __getattr__(self, name: str) -> StageMethod: ...
 
 
+class _OpenMP:
+    """The OpenMP thread counts of the thread that wrapped a stage, for its worker threads:
+    `omp_set_num_threads` (FAISS's MATCHING_FAISS_THREADS) holds only in the thread that
+    called it, and a worker thread would otherwise start one OpenMP thread per core."""
+
+    def __init__(self) -> None:
+        self._libs = ThreadpoolController().select(user_api="openmp")
+        self._limits = {lib["filepath"]: lib["num_threads"] for lib in self._libs.info()}
+
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._limits:
+            return fn(*args, **kwargs)
+        with self._libs.limit(limits=self._limits):
+            return fn(*args, **kwargs)
+
+
 class _LocalMethod:
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        self._fn = fn
+    def __init__(self, fn: Callable[..., Any], openmp: _OpenMP) -> None:
+        self._fn, self._openmp = fn, openmp
 
     def remote(self, *args: Any, **kwargs: Any) -> Awaitable[Any]:
         if inspect.iscoroutinefunction(self._fn):
             coro: Awaitable[Any] = self._fn(*args, **kwargs)
             return coro
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        try:
-            future.set_result(self._fn(*args, **kwargs))
-        except Exception as exc:  # surfaced at await time, like a handle call
-            future.set_exception(exc)
-        return future
+        # Started now, like a handle's request (asyncio.to_thread would wait for the await);
+        # the context travels with it, as to_thread's does.
+        call = functools.partial(self._openmp.call, self._fn, *args, **kwargs)
+        ctx = contextvars.copy_context()
+        return asyncio.get_running_loop().run_in_executor(None, ctx.run, call)
 
 
 class LocalStage:
@@ -44,9 +65,12 @@ class LocalStage:
 
     def __init__(self, target: object) -> None:
         self.target = target
+        self._openmp = _OpenMP()
 
     def __getattr__(self, name: str) -> _LocalMethod:
-        return _LocalMethod(getattr(self.target, name))
+        if name.startswith("_") or name == "target":  # copy/pickle probes, before __init__
+            raise AttributeError(name)
+        return _LocalMethod(getattr(self.target, name), self._openmp)
 
 
 class _TimedMethod:
