@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -62,6 +63,9 @@ class Retriever:
         self._index: CandidateIndex | None = None
         self._seq = 0
         self._sync_lock = asyncio.Lock()
+        # person() is a sync method: Serve (pipeline) and LocalStage (single) run it in a
+        # worker thread, where an upsert between its two reads would show someone as unknown.
+        self._rows_lock = threading.Lock()
         self._stale_since: float | None = None
         self._index_version: str | None = None  # None: the newest snapshot
         self._active_at: datetime | None = None  # the database's clock at the last read
@@ -201,11 +205,12 @@ class Retriever:
             p.person.user_id: p
             for p in await profiles.fetch_people(conn, self.model_version, sorted(upserts))
         }
-        for user_id in {c["user_id"] for c in changes}:
-            if user_id in fresh:
-                self.index.upsert(fresh[user_id].person, fresh[user_id].embedding)
-            else:  # deleted, deactivated, or embedded by another model
-                self.index.remove(user_id)
+        with self._rows_lock:
+            for user_id in {c["user_id"] for c in changes}:
+                if user_id in fresh:
+                    self.index.upsert(fresh[user_id].person, fresh[user_id].embedding)
+                else:  # deleted, deactivated, or embedded by another model
+                    self.index.remove(user_id)
 
     async def _catch_up(self) -> None:
         """Replay before answering; with the database unreachable, answer from what this
@@ -271,7 +276,8 @@ class Retriever:
         return Retrieval(first, [Candidate(second, similarity, similarity)])
 
     def person(self, user_id: UUID) -> Person | None:
-        return self.index.store.person(user_id)
+        with self._rows_lock:
+            return self.index.store.person(user_id)
 
     def info(self) -> dict[str, Any]:
         if self._index is None:
