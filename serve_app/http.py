@@ -12,7 +12,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from matching import __version__
-from matching.core.api import errors
+from matching.core.api import errors, openapi
 from matching.core.api.routes import admin, health, profiles
 from matching.core.auth import Authenticator
 from serve_app.body import BodyGuard
@@ -77,6 +77,7 @@ def create_http_app(services: Services, *, echo_request_id: bool = True) -> Fast
     for mode in services.modes:
         mode.mount(app)
     errors.install(app)
+    openapi.install(app)
     serving = services.resources.settings.serving
     # Added innermost first: the request id wraps everything, CORS wraps the body's errors.
     app.add_middleware(BodyGuard, limit=serving.max_body_bytes, max_depth=serving.max_json_depth)

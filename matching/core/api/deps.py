@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -56,20 +55,27 @@ def get_caller(
 CallerDep = Annotated[Identity, Depends(get_caller)]
 
 
-def limited(endpoint: Endpoint) -> Callable[[Identity, Resources], Awaitable[Identity]]:
-    """A dependency: the caller, after spending one request of their own `endpoint` budget."""
+class RateBudget:
+    """A dependency: the caller, after spending one request of their own `endpoint` budget
+    (a class, so the OpenAPI schema can tell the routes that answer 429)."""
 
-    async def spend(caller: CallerDep, resources: ResourcesDep) -> Identity:
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    async def __call__(self, caller: CallerDep, resources: ResourcesDep) -> Identity:
         decision = await resources.limiter.check(
-            caller.rate_key, endpoint, service=caller.is_service
+            caller.rate_key, self.endpoint, service=caller.is_service
         )
         if not decision.allowed:
             if decision.degraded:
                 raise DependencyUnavailable("redis", "rate limits fail closed while it is down")
-            raise RateLimited(endpoint, decision.retry_after_s)
+            raise RateLimited(self.endpoint, decision.retry_after_s)
         return caller
 
-    return spend
+
+def limited(endpoint: Endpoint) -> RateBudget:
+    """The dependency that spends one request of the caller's `endpoint` budget."""
+    return RateBudget(endpoint)
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]

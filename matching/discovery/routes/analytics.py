@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, status
 
 from matching.core.api.deps import AnalyticsCaller, StatsCaller
+from matching.core.api.openapi import error_responses
 from matching.core.auth import rules
 from matching.discovery.deps import InteractionsDep
 from matching.discovery.interaction_schemas import Accepted, AnalyticsEventIn
@@ -15,7 +16,12 @@ from matching.discovery.interaction_schemas import Accepted, AnalyticsEventIn
 router = APIRouter(prefix="/v1", tags=["analytics"])
 
 
-@router.post("/analytics", response_model=Accepted, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/analytics",
+    response_model=Accepted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=error_responses(403, 404),
+)
 async def record(
     body: AnalyticsEventIn, interactions: InteractionsDep, caller: AnalyticsCaller
 ) -> Accepted:
@@ -25,7 +31,7 @@ async def record(
     return Accepted()
 
 
-@router.get("/users/{user_id}/stats")
+@router.get("/users/{user_id}/stats", responses=error_responses(403, 404))
 async def user_stats(
     user_id: UUID, interactions: InteractionsDep, caller: StatsCaller
 ) -> dict[str, Any]:
@@ -35,7 +41,7 @@ async def user_stats(
     return await interactions.user_stats(user_id)
 
 
-@router.get("/stats")
+@router.get("/stats", responses=error_responses(403))
 async def service_stats(interactions: InteractionsDep, caller: StatsCaller) -> dict[str, Any]:
     """Service-wide totals, mutual rate and daily swipes: admin scope or an internal key."""
     rules.require_admin(caller)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict
 
 from matching.core.api.deps import CallerDep
+from matching.core.api.openapi import error_responses
 from matching.core.auth import rules
 from matching.discovery.deps import InteractionsDep
 
@@ -20,7 +21,11 @@ class BlockCreate(BaseModel):
     blocked_id: UUID
 
 
-@router.post("/{user_id}/blocks", status_code=status.HTTP_204_NO_CONTENT)
+@router.post(
+    "/{user_id}/blocks",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(403, 404),
+)
 async def block(
     user_id: UUID, body: BlockCreate, interactions: InteractionsDep, caller: CallerDep
 ) -> Response:
@@ -31,7 +36,11 @@ async def block(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.delete("/{user_id}/blocks/{blocked_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{user_id}/blocks/{blocked_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(403),
+)
 async def unblock(
     user_id: UUID, blocked_id: UUID, interactions: InteractionsDep, caller: CallerDep
 ) -> Response:

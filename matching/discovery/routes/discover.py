@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from matching.core.api.deps import DiscoverCaller
+from matching.core.api.openapi import error_responses
 from matching.core.auth import rules
 from matching.discovery.deps import DiscoveryDep
 from matching.discovery.schemas import DiscoverResponse, MatchCandidate
@@ -14,7 +15,9 @@ from matching.discovery.schemas import DiscoverResponse, MatchCandidate
 router = APIRouter(prefix="/v1/users", tags=["discover"])
 
 
-@router.get("/{user_id}/discover", response_model=DiscoverResponse)
+@router.get(
+    "/{user_id}/discover", response_model=DiscoverResponse, responses=error_responses(403, 404)
+)
 async def discover(
     user_id: UUID,
     service: DiscoveryDep,

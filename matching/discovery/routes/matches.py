@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from matching.core.api.deps import CallerDep
+from matching.core.api.openapi import error_responses
 from matching.core.auth import rules
 from matching.discovery.deps import InteractionsDep
 from matching.discovery.interaction_schemas import MatchPage, MatchPublic, MatchUpdate
@@ -15,7 +16,7 @@ from matching.discovery.storage.matches import MatchStatus
 router = APIRouter(prefix="/v1", tags=["matches"])
 
 
-@router.get("/users/{user_id}/matches", response_model=MatchPage)
+@router.get("/users/{user_id}/matches", response_model=MatchPage, responses=error_responses(403))
 async def list_matches(
     user_id: UUID,
     interactions: InteractionsDep,
@@ -30,7 +31,7 @@ async def list_matches(
     return await interactions.list_matches(user_id, status, limit, cursor)
 
 
-@router.get("/matches/{match_id}", response_model=MatchPublic)
+@router.get("/matches/{match_id}", response_model=MatchPublic, responses=error_responses(403, 404))
 async def get_match(
     match_id: UUID, interactions: InteractionsDep, caller: CallerDep
 ) -> MatchPublic:
@@ -38,7 +39,9 @@ async def get_match(
     return await interactions.get_match(match_id, caller)
 
 
-@router.patch("/matches/{match_id}", response_model=MatchPublic)
+@router.patch(
+    "/matches/{match_id}", response_model=MatchPublic, responses=error_responses(403, 404, 409)
+)
 async def update_match(
     match_id: UUID, body: MatchUpdate, interactions: InteractionsDep, caller: CallerDep
 ) -> MatchPublic:

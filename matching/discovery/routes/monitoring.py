@@ -7,13 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from matching.core.api.deps import AdminCaller
+from matching.core.api.openapi import error_responses
 from matching.core.auth import rules
 from matching.discovery.deps import DiscoveryDep
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
-@router.get("/monitoring")
+@router.get("/monitoring", responses=error_responses(403))
 async def monitoring(
     service: DiscoveryDep,
     caller: AdminCaller,

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from fastapi import APIRouter
 
 from matching.core.api.deps import SearchCaller
+from matching.core.api.openapi import error_responses
 from matching.core.auth import rules
 from matching.discovery.deps import DiscoveryDep
 from matching.discovery.schemas import MatchCandidate, SearchRequest, SearchResponse
@@ -14,7 +15,7 @@ from matching.discovery.schemas import MatchCandidate, SearchRequest, SearchResp
 router = APIRouter(prefix="/v1", tags=["search"])
 
 
-@router.post("/search", response_model=SearchResponse)
+@router.post("/search", response_model=SearchResponse, responses=error_responses(403, 404))
 async def search(
     body: SearchRequest, service: DiscoveryDep, caller: SearchCaller
 ) -> SearchResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from matching.core.api.deps import SwipesCaller
+from matching.core.api.openapi import error_responses
 from matching.core.auth import rules
 from matching.discovery.deps import InteractionsDep
 from matching.discovery.interaction_schemas import SwipeCreate, SwipeResult
@@ -12,7 +13,7 @@ from matching.discovery.interaction_schemas import SwipeCreate, SwipeResult
 router = APIRouter(prefix="/v1", tags=["swipes"])
 
 
-@router.post("/swipes", response_model=SwipeResult)
+@router.post("/swipes", response_model=SwipeResult, responses=error_responses(403, 404, 409))
 async def swipe(
     body: SwipeCreate, interactions: InteractionsDep, caller: SwipesCaller
 ) -> SwipeResult:

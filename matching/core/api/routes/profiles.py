@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Response, status
 
 from matching.core.api.deps import CallerDep, ProfilesDep, ProfileWriteCaller, StatsCaller
+from matching.core.api.openapi import error_responses
 from matching.core.api.schemas import (
     ALWAYS_PRIVATE,
     ProfilePublic,
@@ -40,7 +41,11 @@ def _view(profile: Profile, private: frozenset[str]) -> ProfilePublicView:
 @router.put(
     "/{user_id}",
     response_model=ProfilePublic,
-    responses={201: {"description": "Created"}, 200: {"description": "Replaced"}},
+    responses={
+        201: {"model": ProfilePublic, "description": "Created"},
+        200: {"model": ProfilePublic, "description": "Replaced"},
+        **error_responses(403),
+    },
 )
 async def put_profile(
     user_id: UUID,
@@ -61,6 +66,7 @@ async def put_profile(
     "/{user_id}",
     response_model=ProfilePublic | ProfilePublicView,
     response_model_exclude_unset=True,
+    responses=error_responses(404),
 )
 async def get_profile(
     user_id: UUID, profiles: ProfilesDep, caller: CallerDep
@@ -73,7 +79,7 @@ async def get_profile(
     return _view(found, profiles.private_fields)
 
 
-@router.get("/{user_id}/features")
+@router.get("/{user_id}/features", responses=error_responses(403, 404))
 async def get_features(user_id: UUID, profiles: ProfilesDep, caller: StatsCaller) -> dict[str, Any]:
     """The user's computed features (cached in Redis with MATCHING_FEATURES_CACHE_TTL_S).
     The user themselves or an internal API key."""
@@ -81,7 +87,9 @@ async def get_features(user_id: UUID, profiles: ProfilesDep, caller: StatsCaller
     return await profiles.features(user_id)
 
 
-@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{user_id}", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(403, 404)
+)
 async def delete_profile(
     user_id: UUID, profiles: ProfilesDep, caller: ProfileWriteCaller
 ) -> Response:
