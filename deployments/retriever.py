@@ -2,6 +2,8 @@
 
 Every profile write appends to `index_changes` in its own transaction; each replica replays
 that log before it answers, so any replica sees a write as soon as the write has returned.
+A caller that has just read the log's position (discovery reads it with its context) passes
+it as `seen_seq`: a replica already there answers without a round trip of its own.
 Last activity (a swipe moves it) is read apart from the log, every ACTIVITY_REFRESH_S.
 The log is pruned after MATCHING_CHANGE_LOG_RETENTION_HOURS: a replica whose position was
 pruned past reloads from the database. Snapshots are loaded only once their files match the
@@ -41,6 +43,7 @@ _DB_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceErr
 ACTIVITY_REFRESH_S = 30.0
 ACTIVITY_SLACK = timedelta(minutes=5)
 SNAPSHOT_FILES = ("index.faiss", "user_ids.npy")  # what CandidateIndex.from_snapshot reads
+REPLAY_PAGE = 5000  # changes read per round trip while replaying the log
 
 
 class UnknownUser(LookupError):
@@ -168,13 +171,26 @@ class Retriever:
             raise RuntimeError("retriever is not started")
         return self._index
 
-    async def sync(self) -> int:
-        """Replay the change log past what this replica has applied; returns the position."""
+    def _current(self, seen: int | None) -> bool:
+        """Whether a caller that read the log at `seen` needs nothing replayed, and the
+        activity is not due for a refresh."""
+        return seen is not None and seen <= self._seq and time.monotonic() < self._activity_due
+
+    async def sync(self, seen: int | None = None) -> int:
+        """Replay the change log past what this replica has applied; returns the position.
+        With `seen` (a log position the caller read after the writes it must see) and this
+        replica already past it, nothing is read."""
         assert self._pool is not None
+        if self._current(seen):
+            return self._seq
         async with self._sync_lock:
+            if self._current(seen):  # another request replayed it while this one waited
+                return self._seq
             async with self._pool.acquire(timeout=2) as conn:
                 while True:
-                    pruned_through, changes = await profiles.changes_since(conn, self._seq)
+                    pruned_through, changes = await profiles.changes_since(
+                        conn, self._seq, REPLAY_PAGE
+                    )
                     if pruned_through > self._seq:
                         # changes this replica never saw were pruned (it fell further behind
                         # than MATCHING_CHANGE_LOG_RETENTION_HOURS): replaying cannot catch up
@@ -182,10 +198,11 @@ class Retriever:
                         self._reloads += 1
                         await self._reload(conn)
                         continue
-                    if not changes:
+                    if changes:
+                        await self._apply(conn, changes)
+                        self._seq = int(changes[-1]["seq"])
+                    if len(changes) < REPLAY_PAGE:  # a short page was the end of the log
                         break
-                    await self._apply(conn, changes)
-                    self._seq = int(changes[-1]["seq"])
                 await self._refresh_activity(conn)
                 return self._seq
 
@@ -212,11 +229,11 @@ class Retriever:
                 else:  # deleted, deactivated, or embedded by another model
                     self.index.remove(user_id)
 
-    async def _catch_up(self) -> None:
+    async def _catch_up(self, seen: int | None = None) -> None:
         """Replay before answering; with the database unreachable, answer from what this
         replica has (no write can have succeeded meanwhile) and say so in info()."""
         try:
-            await self.sync()
+            await self.sync(seen)
         except _DB_ERRORS as exc:
             if self._stale_since is None:
                 log.warning(
@@ -227,9 +244,13 @@ class Retriever:
             self._stale_since = None
 
     async def discover(
-        self, user_id: UUID, k: int, exclude: frozenset[UUID] = frozenset()
+        self,
+        user_id: UUID,
+        k: int,
+        exclude: frozenset[UUID] = frozenset(),
+        seen_seq: int | None = None,
     ) -> Retrieval:
-        await self._catch_up()
+        await self._catch_up(seen_seq)
         requester = self.index.store.person(user_id)
         vector = self.index.vector_of(user_id)
         if requester is None or vector is None:

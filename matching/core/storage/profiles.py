@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 from uuid import UUID
 
 import asyncpg
@@ -277,14 +277,17 @@ async def changes_since(
     return int(rows[0]["pruned_through"]), [r for r in rows if r["seq"] is not None]
 
 
+# The log position a reader that has everything stands at (pruned or not): an expression,
+# so a request can read it in the statement it already makes (discovery's context).
+LAST_SEQ_SQL: Final = (
+    "greatest((SELECT coalesce(max(seq), 0) FROM index_changes), "
+    "(SELECT pruned_through FROM index_changes_horizon))"
+)
+
+
 async def last_change_seq(conn: asyncpg.Connection) -> int:
     """The log position a reader that has everything stands at (pruned or not)."""
-    return int(
-        await conn.fetchval(
-            "SELECT greatest((SELECT coalesce(max(seq), 0) FROM index_changes), "
-            "(SELECT pruned_through FROM index_changes_horizon))"
-        )
-    )
+    return int(await conn.fetchval(f"SELECT {LAST_SEQ_SQL}"))
 
 
 # The longest prefix (in seq order) of changes older than the retention goes, and the

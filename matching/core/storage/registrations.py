@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Final
 from uuid import UUID
 
 import asyncpg
@@ -27,6 +28,18 @@ async def upsert_registration(
     """Record that the user registered for `event_id` (again: category and tags change, the
     first registration time stays). Raises ForeignKeyViolationError if there is no profile."""
     await conn.execute(_UPSERT, event_id, user_id, category, list(tags), registered_at)
+
+
+# Registrations of the people going to $1's events (event_id, user_id), at most $3 + 1 of
+# them: a fragment, so discovery reads them before retrieval, in the statement it already
+# makes, and matches its candidates against them without a second round trip.
+CO_ATTENDEES_SQL: Final = """
+SELECT r.user_id, r.event_id
+FROM event_registrations mine
+JOIN event_registrations r ON r.event_id = mine.event_id AND r.user_id <> mine.user_id
+WHERE mine.user_id = $1
+LIMIT $3::int + 1
+"""
 
 
 async def shared_events(

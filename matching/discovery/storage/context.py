@@ -1,0 +1,55 @@
+"""What ranking one discover needs from the database, read in one statement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from matching.core.storage.profiles import LAST_SEQ_SQL
+from matching.core.storage.registrations import CO_ATTENDEES_SQL
+from matching.discovery.storage.swipes import EXCLUDED_SQL
+
+# Exclusions, the people going to the requester's events and the change log's position, in
+# one snapshot: a write that returned before this statement ran is in all three.
+_CONTEXT = f"""
+WITH co AS ({CO_ATTENDEES_SQL})
+SELECT ARRAY({EXCLUDED_SQL}) AS excluded,
+       (SELECT count(*) FROM co) AS co_rows,
+       (SELECT coalesce(jsonb_object_agg(g.user_id, g.events), '{{}}'::jsonb) FROM (
+            SELECT user_id, array_agg(event_id ORDER BY event_id) AS events
+            FROM co GROUP BY user_id) g) AS shared,
+       {LAST_SEQ_SQL} AS seq
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RankingContext:
+    excluded: frozenset[UUID]  # swiped on (passes within the cooldown), blocked, matched
+    shared: dict[str, list[str]]  # person going to the requester's events -> those events
+    complete: bool  # False: more co-attendees than fetched; `shared` is only a part
+    seq: int  # the change log's position when this was read
+
+    def shared_with(self, candidates: list[UUID]) -> dict[str, list[str]]:
+        """The events each candidate shares with the requester (only those who share any)."""
+        keys = (str(c) for c in candidates)
+        return {k: self.shared[k] for k in keys if k in self.shared}
+
+
+async def ranking_context(
+    conn: asyncpg.Connection,
+    user_id: UUID,
+    pass_cooldown_days: float | None,
+    co_attendees_max: int,
+) -> RankingContext:
+    """Read the context of `user_id`'s discover; up to `co_attendees_max` registrations of
+    the people going to their events (past that, `complete` is False)."""
+    row = await conn.fetchrow(_CONTEXT, user_id, pass_cooldown_days, co_attendees_max)
+    assert row is not None  # an aggregate row always comes back
+    return RankingContext(
+        excluded=frozenset(row["excluded"]),
+        shared=row["shared"],
+        complete=row["co_rows"] <= co_attendees_max,
+        seq=int(row["seq"]),
+    )
