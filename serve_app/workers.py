@@ -58,6 +58,8 @@ class BackgroundWork:
         return vector
 
     async def stop(self) -> None:
+        for mode in self._services.modes:  # buffered writes go out while the pool is open
+            await mode.stop()
         if self._maintenance is not None:
             self._maintenance.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -47,6 +47,10 @@ class Discovery:
         for module in _ROUTERS:
             app.include_router(module.router)
 
+    async def stop(self) -> None:
+        """Write the impressions still buffered (the replica's clean shutdown)."""
+        await self.service.impressions.close()
+
     async def maintain(self) -> dict[str, Any]:
         """Expire matches past their TTL, refresh the stats view, and score the matches
         created while the scoring stages were unavailable."""

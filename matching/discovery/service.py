@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
-
-import asyncpg
 
 from deployments.reranker import PromptQuery, RankedMatch
 from deployments.retriever import UnknownUser
@@ -17,13 +16,17 @@ from matching.core.api.resources import Resources
 from matching.core.domain.filters import SearchFilters
 from matching.core.domain.prompt import parse_prompt
 from matching.core.storage.registrations import shared_events
+from matching.discovery.impressions import ImpressionBuffer
 from matching.discovery.schemas import SearchInterpretation, SearchRequest
-from matching.discovery.storage import analytics, monitoring, swipes
+from matching.discovery.storage import analytics, context, monitoring
 
-log = logging.getLogger(__name__)
 # How long a replica trusts its view of the reranker's version: after a promotion, cached
 # discover answers of the old version stop being served within this long.
 _VERSION_TTL_S = 5.0
+# Registrations of the people going to a requester's events read with the context: past
+# this many (someone at a very large event), the candidates' shared events are read after
+# retrieval instead, in a second round trip, rather than reading every attendee.
+CO_ATTENDEES_MAX = 2000
 
 
 class DiscoveryService:
@@ -33,6 +36,7 @@ class DiscoveryService:
         self._r = resources
         self._version: str | None = None
         self._version_at = 0.0
+        self.impressions = ImpressionBuffer(self._write_impressions)
 
     async def ranking_version(self) -> str:
         """The reranker's algorithm_version, asked at most every _VERSION_TTL_S."""
@@ -66,28 +70,37 @@ class DiscoveryService:
                 {"limit": limit, "candidates": shown, "algorithm_version": version},
                 [c["user_id"] for c in shown],
             )
-        await self._record_impressions(user_id, shown)
+        self._record_impressions(user_id, shown)
         return shown, version
 
     async def _rank(self, user_id: UUID, limit: int) -> list[RankedMatch]:
+        """One database round trip: the context (exclusions, co-attendees, the change log's
+        position) before retrieval; the retriever replays the log only if it is behind it."""
         pool_k = max(self._r.settings.matching.candidate_pool, 3 * limit)
+        cooldown = self._r.settings.matching.pass_cooldown_days
         async with self._r.connection() as conn:
-            exclude = await swipes.excluded_ids(
-                conn, user_id, self._r.settings.matching.pass_cooldown_days
-            )
+            ctx = await context.ranking_context(conn, user_id, cooldown, CO_ATTENDEES_MAX)
         try:
-            found = await self._r.retriever.discover.remote(user_id, pool_k, frozenset(exclude))
+            found = await self._r.retriever.discover.remote(user_id, pool_k, ctx.excluded, ctx.seq)
         except UnknownUser as exc:
             raise NotFound("user_id", f"no profile {user_id}") from exc
         ids = [c.person.user_id for c in found.candidates]
-        async with self._r.connection() as conn:
-            events = await shared_events(conn, user_id, ids)
+        if ctx.complete:
+            events = ctx.shared_with(ids)
+        else:
+            async with self._r.connection() as conn:
+                events = await shared_events(conn, user_id, ids)
         ranked: list[RankedMatch] = await self._r.reranker.rank.remote(
             found.requester, found.candidates, limit, events
         )
         return ranked
 
-    async def _record_impressions(self, user_id: UUID, shown: list[dict[str, Any]]) -> None:
+    def _record_impressions(self, user_id: UUID, shown: list[dict[str, Any]]) -> None:
+        """Queue the impressions: written after the response, never on the request path."""
+        # Stamped now, not when written: a swipe made after this is its outcome. (The
+        # replica's clock, against the database's for swipes: NTP skew is far below the
+        # time anyone takes to swipe.)
+        served_at = datetime.now(UTC)
         rows = [
             analytics.AnalyticsEvent(
                 user_id=user_id,
@@ -95,15 +108,16 @@ class DiscoveryService:
                 target_user_id=UUID(c["user_id"]),
                 algorithm_version=c["algorithm_version"],
                 payload=_prediction(i, c),
+                created_at=served_at,
             )
             for i, c in enumerate(shown)
         ]
-        try:
-            async with self._r.connection() as conn:
-                await analytics.record_events(conn, rows)
-        except (DependencyUnavailable, asyncpg.ForeignKeyViolationError):
-            # Impressions are analytics: a deleted candidate or a blip must not fail discover.
-            log.warning("impressions for %s not recorded", user_id, exc_info=True)
+        self.impressions.add(rows)
+
+    async def _write_impressions(self, rows: Sequence[analytics.AnalyticsEvent]) -> None:
+        # rows naming someone deleted since are skipped by the statement, not failed
+        async with self._r.connection() as conn:
+            await analytics.record_events(conn, rows)
 
     async def search(self, req: SearchRequest) -> tuple[list[RankedMatch], SearchInterpretation]:
         hints = parse_prompt(req.prompt)
@@ -144,6 +158,7 @@ class DiscoveryService:
 
     async def monitoring(self, days: float) -> dict[str, Any]:
         m = self._r.settings.matching
+        await self.impressions.flush()  # this replica's served predictions count at once
         async with self._r.connection() as conn:
             versions = await monitoring.live_report(
                 conn,

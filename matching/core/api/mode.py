@@ -29,5 +29,9 @@ class Mode(Protocol):
     def mount(self, app: FastAPI) -> None:
         """Put the mode's services on `app.state` and include its routers."""
 
+    async def stop(self) -> None:
+        """Finish what the mode does after its responses (buffered writes) at a clean
+        shutdown, before the replica's pool closes."""
+
     async def maintain(self) -> dict[str, Any]:
         """Periodic work; called on one replica at a time, under the maintenance lock."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,10 +16,12 @@ _CHUNK = 5000
 # Rows naming a user without a profile (deleted since the page was served) are dropped:
 # analytics is best effort and one stale id must not lose a whole batch of impressions.
 _INSERT_EVENTS = """
-INSERT INTO matching_analytics (user_id, event_type, target_user_id, algorithm_version, payload)
-SELECT t.user_id, t.event_type, t.target_user_id, t.algorithm_version, t.payload
-FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[])
-     AS t(user_id, event_type, target_user_id, algorithm_version, payload)
+INSERT INTO matching_analytics
+    (user_id, event_type, target_user_id, algorithm_version, payload, created_at)
+SELECT t.user_id, t.event_type, t.target_user_id, t.algorithm_version, t.payload,
+       coalesce(t.created_at, now())
+FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::jsonb[], $6::timestamptz[])
+     AS t(user_id, event_type, target_user_id, algorithm_version, payload, created_at)
 WHERE EXISTS (SELECT 1 FROM profiles p WHERE p.id = t.user_id)
   AND (t.target_user_id IS NULL
        OR EXISTS (SELECT 1 FROM profiles p WHERE p.id = t.target_user_id))
@@ -32,6 +35,9 @@ class AnalyticsEvent:
     target_user_id: UUID | None = None
     algorithm_version: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    # When it happened, if not when it is written: an impression written after the response
+    # keeps the time it was served, so a swipe that followed it is its outcome.
+    created_at: datetime | None = None
 
 
 async def record_events(conn: asyncpg.Connection, rows: Iterable[AnalyticsEvent]) -> int:
@@ -53,6 +59,7 @@ async def record_events(conn: asyncpg.Connection, rows: Iterable[AnalyticsEvent]
             [r.target_user_id for r in chunk],
             [r.algorithm_version for r in chunk],
             [r.payload for r in chunk],
+            [r.created_at for r in chunk],
         )
         stored += int(status.rsplit(" ", 1)[1])
     return stored
