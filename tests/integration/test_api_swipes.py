@@ -92,6 +92,7 @@ async def test_discover_leaves_out_swiped_and_matched_and_records_impressions(ap
         for c in (await app.client.get(f"/v1/users/{me}/discover")).json()["candidates"]
     }
     assert after == set(others[2:])
+    await app.services.mode("discovery").stop()  # impressions are written after responses
     async with app.resources.pool.acquire() as conn:
         shown = await conn.fetchval(
             "SELECT count(*) FROM matching_analytics WHERE user_id = $1 "

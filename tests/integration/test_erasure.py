@@ -108,6 +108,7 @@ async def populate(app: App) -> dict[str, str]:
     listed = await app.client.get(f"/v1/users/{ids['viewer']}/discover")
     assert ids["gone"] in {c["user_id"] for c in listed.json()["candidates"]}
     assert await app.resources.discover_cache.get(ids["viewer"]) is not None
+    await app.services.mode("discovery").stop()  # impressions are written after responses
     async with app.resources.pool.acquire() as conn:
         # what the relay does once Kafka acknowledged: published events name gone now
         published = await conn.execute("UPDATE event_outbox SET published_at = now()")
