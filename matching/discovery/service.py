@@ -25,8 +25,9 @@ from matching.discovery.storage import analytics, context, monitoring
 _VERSION_TTL_S = 5.0
 # Registrations of the people going to a requester's events read with the context: past
 # this many (someone at a very large event), the candidates' shared events are read after
-# retrieval instead, in a second round trip, rather than reading every attendee.
-CO_ATTENDEES_MAX = 2000
+# retrieval instead, in a second round trip. Measured locally: the context statement takes
+# 0.3 ms with none, 0.8 ms with 500, 3.7 ms with 2000; the second trip about 0.5 ms.
+CO_ATTENDEES_MAX = 500
 
 
 class DiscoveryService:
