@@ -218,6 +218,10 @@ class OutboxRelay:
 
     async def _step(self) -> float:
         """One election attempt or one batch; returns how long to wait before the next step."""
+        # Cleared before the read: a commit notified from here on wakes the next step, and one
+        # notified earlier committed before this read's snapshot, so its rows are in it. Also
+        # before an election, or a wake left by a lost session would spin a follower's loop.
+        self._wake.clear()
         if not await self._ensure_leader():
             return self._election_interval_s
         fetched, _ = await self._publish_batch()
@@ -278,9 +282,6 @@ class OutboxRelay:
         conn = self._conn
         assert conn is not None and self._leader
         timeout = self._db.command_timeout_s
-        # Cleared before the read: a commit notified from here on wakes the next step, and one
-        # notified earlier committed before this read's snapshot, so its rows are in it.
-        self._wake.clear()
         rows = await outbox.pending(conn, self._kafka.relay_batch, timeout)
         if not rows:
             self._pending, self._lag_s = 0, None
