@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -17,6 +18,7 @@ from matching.core.stages import Stage
 from matching.core.storage import profiles
 from matching.core.storage.db import ping
 
+log = logging.getLogger(__name__)
 _PROBE_TTL_S = 10.0  # dependency probes are cached: /health must stay cheap under polling
 Counter = Callable[[asyncpg.Connection], Awaitable[dict[str, int]]]
 
@@ -32,18 +34,21 @@ class HealthService:
         self.background: Callable[[], dict[str, Any]] | None = None
 
     async def readiness(self) -> dict[str, str]:
-        """Problems that make this replica unable to serve; empty when ready."""
+        """Problems that make this replica unable to serve; empty when ready. The route is
+        open to anyone, so the answer names what is down and the log says why."""
         problems = {}
         try:
             await ping(self._r.pool)
-        except Exception as exc:
-            problems["database"] = f"down: {exc}"
+        except Exception:
+            log.warning("readiness: database down", exc_info=True)
+            problems["database"] = "down"
         try:
             info = await self._r.retriever.info.remote()
             if not info.get("ready"):
                 problems["retriever"] = "index not loaded"
-        except Exception as exc:
-            problems["retriever"] = f"down: {exc}"
+        except Exception:
+            log.warning("readiness: retriever down", exc_info=True)
+            problems["retriever"] = "down"
         return problems
 
     async def report(self) -> dict[str, Any]:
