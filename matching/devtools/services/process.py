@@ -16,6 +16,8 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 LOCALHOST = "127.0.0.1"
 _LOG_TAIL_CHARS = 4000
@@ -191,3 +193,39 @@ def wait_ready(child: Child, host: str, port: int, timeout: float) -> None:
 def command_output(result: subprocess.CompletedProcess[bytes]) -> str:
     text = (result.stdout + result.stderr).decode("utf-8", "replace").strip()
     return text[-_LOG_TAIL_CHARS:] or f"exit status {result.returncode}"
+
+
+class LocalServer:
+    """What the three servers share: a port known after ``start()``, liveness of the child
+    they own, and use as a context manager (start on enter, stop on exit)."""
+
+    _port: int | None
+    _child: Child | None
+
+    def start(self) -> str:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise ServiceError(f"{type(self).__name__} has no port before start()")
+        return self._port
+
+    @property
+    def running(self) -> bool:
+        return self._child is not None and self._child.alive
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

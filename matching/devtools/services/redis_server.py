@@ -7,19 +7,18 @@ import shutil
 import socket
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from matching.devtools.services.process import (
     LOCALHOST,
     Child,
     ExitedEarly,
+    LocalServer,
     ServiceError,
     free_port,
 )
 
 
-class LocalRedis:
+class LocalRedis(LocalServer):
     """``redis-server`` from ``PATH`` on 127.0.0.1, working directory ``data_dir``.
 
     Persistence is off by default (the service uses Redis as a cache): ``--save ""
@@ -47,18 +46,8 @@ class LocalRedis:
         self._child: Child | None = None
 
     @property
-    def port(self) -> int:
-        if self._port is None:
-            raise ServiceError("LocalRedis has no port before start()")
-        return self._port
-
-    @property
     def url(self) -> str:
         return f"redis://{LOCALHOST}:{self.port}/0"
-
-    @property
-    def running(self) -> bool:
-        return self._child is not None and self._child.alive
 
     def start(self) -> str:
         """Start redis-server (no-op if running) and wait for PING; returns :attr:`url`."""
@@ -132,18 +121,6 @@ class LocalRedis:
         child, self._child = self._child, None
         if child is not None:
             child.stop(self.stop_timeout)
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def _redis_ping(host: str, port: int) -> bool:

