@@ -61,7 +61,12 @@ def _cluster(doc: Doc) -> Doc:
 
 def _pods() -> list[Pod]:
     pods = []
-    for doc in _of_kind("RayService") + _of_kind("RayJob"):
+    # A RayCronJob's template is a RayJob spec: the RayJobs it creates run these pods.
+    crons = [
+        {"kind": "RayJob", "metadata": d["metadata"], "spec": d["spec"]["jobTemplate"]}
+        for d in _of_kind("RayCronJob")
+    ]
+    for doc in _of_kind("RayService") + _of_kind("RayJob") + crons:
         cluster, name = _cluster(doc), doc["metadata"]["name"]
         groups = [("head", "head", cluster["headGroupSpec"])]
         groups += [(g["groupName"], "worker", g) for g in cluster["workerGroupSpecs"]]
@@ -143,7 +148,9 @@ def _image_uid() -> int:
 
 def test_every_pod_template_is_found() -> None:
     assert len(SERVE) == 3  # head, cpu-workers, gpu-workers
-    assert len(JOB_PODS) == 3 * len(_of_kind("RayJob")) + 2  # + the two GPU groups
+    rayjobs = len(_of_kind("RayJob")) + len(_of_kind("RayCronJob"))
+    # + the GPU groups of the embed and all jobs, and of the nightly cron job made from all
+    assert len(JOB_PODS) == 3 * rayjobs + 3
 
 
 @pytest.mark.parametrize("pod", PODS, ids=[p.name for p in PODS])
