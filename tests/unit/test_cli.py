@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import json
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -11,12 +13,13 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+import yaml
 
 from matching.cli import main as cli
 from matching.devtools import commands as dev
 
 CLI_DIR = Path(cli.__file__).parent
-BUILT_IN = {"migrate", "build-index", "expire-matches", "jobs", "models"}
+BUILT_IN = {"migrate", "build-index", "expire-matches", "jobs", "models", "k8s"}
 DEV = {"up", "seed", "simulate", "token"}
 
 
@@ -51,6 +54,8 @@ def test_dev_commands_come_only_through_the_installed_entry_point() -> None:
         ("models promote latest", "cmd_models"),
         ("models promote latest --kind index", "cmd_models"),
         ("models rollback", "cmd_models"),
+        ("models promote latest --print-patch --rayservice prod", "cmd_models"),
+        ("k8s render --check", "cmd_render"),
         ("--log-level WARNING migrate", "cmd_migrate"),
         ("expire-matches", "cmd_expire_matches"),
         ("build-index", "cmd_build_index"),
@@ -125,3 +130,24 @@ def test_the_production_cli_runs_without_devtools_loaded() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_promote_prints_the_cluster_patch_with_the_live_versions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    version = tmp_path / "models" / "20261201T000000-cafe"
+    version.mkdir(parents=True)
+    (version / "manifest.json").write_text(json.dumps({"version": version.name, "metrics": {}}))
+    monkeypatch.setenv("MATCHING_ARTIFACTS_DIR", str(tmp_path))
+    root = Path(cli.__file__).parents[2]
+    argv = ["models", "promote", version.name, "--force", "--print-patch"]
+    assert cli.main([*argv, "--source", str(root / "serve_config.yaml")]) == 0
+    out = capsys.readouterr()
+    patch = json.loads(shlex.split(out.out)[-1])
+    config = yaml.safe_load(patch["spec"]["serveConfigV2"])
+    user_configs = [d.get("user_config") for d in config["applications"][0]["deployments"]]
+    assert {"model_version": version.name, "index_version": None} in user_configs
+    assert version.name in out.err  # the registry's answer, apart from the command
+
+    assert cli.main([*argv, "--source", str(tmp_path / "nope.yaml")]) == 1
+    assert "--source" in capsys.readouterr().err

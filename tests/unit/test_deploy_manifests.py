@@ -1,14 +1,15 @@
 """Deployment artifacts: KubeRay docs against the KubeRay CRDs, core kinds with
 kubernetes-validate, the Dockerfile with hadolint, and the Serve configs: serve_config.yaml and
-the RayService's serveConfigV2, which is generated from it (scripts/serve_config_v2.py)."""
+the RayService's serveConfigV2 and the RayCronJobs, which `matching k8s render` generates from
+serve_config.yaml and the RayJobs (matching.cli.manifests)."""
 
 from __future__ import annotations
 
 import copy
 import functools
-import importlib.util
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from typing import Any
 import pytest
 import yaml
 from jsonschema import Draft202012Validator
+
+from matching.cli import k8s, manifests
 
 pytestmark = pytest.mark.unit
 
@@ -133,15 +136,8 @@ def _serve_config_yaml() -> Doc:
 SERVE_CONFIGS = {"serve_config.yaml": _serve_config_yaml, "serveConfigV2": _serve_config}
 
 
-@functools.cache
 def _generator() -> ModuleType:
-    """scripts/serve_config_v2.py, which is a script, not part of the package."""
-    path = ROOT / "scripts" / "serve_config_v2.py"
-    spec = importlib.util.spec_from_file_location("serve_config_v2", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return manifests
 
 
 def _ray_pod_specs() -> list[Doc]:
@@ -261,7 +257,7 @@ def test_serve_config_v2_is_serve_config_yaml_plus_the_cluster_overlay() -> None
     gen = _generator()
     expected = gen.serve_config_v2(_serve_config_yaml())
     drift = gen.differences(expected, _serve_config())
-    assert drift == [], "run `python scripts/serve_config_v2.py`:\n" + "\n".join(drift)
+    assert drift == [], "run `matching k8s render`:\n" + "\n".join(drift)
     assert gen.embedded((ROOT / "k8s" / "rayservice.yaml").read_text()) == _serve_config()
 
 
@@ -400,3 +396,67 @@ def test_one_rayjob_per_offline_job() -> None:
             }
             assert env["MATCHING_ARTIFACTS_DIR"] == "/artifacts"  # the registry volume
             Settings.from_env(env)
+
+
+def test_generated_manifests_have_not_drifted() -> None:
+    """serveConfigV2 and k8s/raycronjobs.yaml are what `matching k8s render` writes."""
+    assert k8s.drift(ROOT) == [], "run `matching k8s render`"
+
+
+def test_render_check_names_a_drifted_field(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "k8s", tmp_path / "k8s")
+    shutil.copy(ROOT / "serve_config.yaml", tmp_path / "serve_config.yaml")
+    cron = tmp_path / "k8s" / "raycronjobs.yaml"
+    cron.write_text(cron.read_text().replace("0 3 * * *", "0 4 * * *"))
+    assert any("spec.schedule" in line for line in k8s.drift(tmp_path))
+    main = subprocess.run(
+        [sys.executable, "-m", "matching.cli.main", "k8s", "render", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "raycronjobs.yaml" in main.stdout and k8s.drift(tmp_path) == []
+
+
+def test_cron_jobs_are_the_rayjobs_on_a_schedule() -> None:
+    rayjobs = {d["metadata"]["name"]: d for _, d in KUBERAY_DOCS if d["kind"] == "RayJob"}
+    crons = {d["metadata"]["name"]: d for _, d in KUBERAY_DOCS if d["kind"] == "RayCronJob"}
+    assert set(crons) == {c.name for c in manifests.CRON_JOBS}
+    entrypoints = {n: c["spec"]["jobTemplate"]["entrypoint"] for n, c in crons.items()}
+    assert entrypoints["matching-nightly-jobs"] == "matching jobs all"
+    assert entrypoints["matching-expire-matches"] == "matching expire-matches"
+    nightly = crons["matching-nightly-jobs"]["spec"]["jobTemplate"]
+    source = rayjobs["matching-job-all"]["spec"]
+    # the same pods as the RayJob run by hand, only their instance label differs
+    assert (
+        nightly["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"]
+        == (source["rayClusterSpec"]["workerGroupSpecs"][0]["template"]["spec"])
+    )
+
+
+def test_a_cron_job_of_an_unknown_rayjob_is_refused() -> None:
+    rayjobs = [d for _, d in KUBERAY_DOCS if d["kind"] == "RayJob"]
+    with pytest.raises(ValueError, match="no RayJob named 'matching-job-nope'"):
+        manifests.raycronjobs(rayjobs, (manifests.CronJob("x", "matching-job-nope", "* * * * *"),))
+
+
+def test_promoted_versions_patch_only_the_model_deployments() -> None:
+    versions = {"model_version": "20261201T000000-abc", "index_version": "20261201T000001-def"}
+    patch = manifests.rayservice_patch(
+        "matching", manifests.serve_config_v2(_serve_config_yaml(), user_config=versions)
+    )
+    argv = shlex.split(patch)
+    assert argv[:6] == ["kubectl", "patch", "rayservice", "matching", "--type", "merge"]
+    patched = yaml.safe_load(json.loads(argv[-1])["spec"]["serveConfigV2"])
+    (app,) = patched["applications"]
+    with_versions = {d["name"] for d in app["deployments"] if d.get("user_config") == versions}
+    assert with_versions == {"Retriever", "Reranker"}
+    for deployment in app["deployments"]:
+        deployment.pop("user_config", None)
+    assert manifests.differences(manifests.serve_config_v2(_serve_config_yaml()), patched) == []
+
+
+def test_serve_survives_a_head_restart_through_an_external_gcs_redis() -> None:
+    ft = _rayservice()["spec"]["rayClusterConfig"]["gcsFaultToleranceOptions"]
+    assert ft["redisAddress"].endswith(":6379")
+    assert ft["redisPassword"]["valueFrom"]["secretKeyRef"]["name"] == "matching-secrets"
