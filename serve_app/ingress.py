@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +12,7 @@ from ray.serve.handle import DeploymentHandle
 from deployments.embedder import BatchingEmbedder
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
+from matching.core import logs
 from matching.core.api.resources import Resources
 from matching.core.settings import Settings
 from matching.core.stages import LocalStage, Stage
@@ -20,10 +20,13 @@ from serve_app.http import create_http_app
 from serve_app.services import ModeName, Services, build_services
 from serve_app.workers import BackgroundWork
 
+SERVE_LOGGER = "ray.serve"
+
 
 def _configure_logging(settings: Settings) -> None:
-    for name in ("matching", "serve_app", "deployments"):
-        logging.getLogger(name).setLevel(settings.serving.log_level)
+    # Serve's replica logger carries serve_config.yaml's logging_config (JSON) and adds the
+    # request id and route of the request being served to every line.
+    logs.route_through(SERVE_LOGGER, settings.serving.log_level)
 
 
 class _Replica:

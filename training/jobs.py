@@ -96,7 +96,13 @@ def init_ray(num_cpus: int | None = None) -> None:
     if ray.is_initialized():
         return
     address = os.environ.get("RAY_ADDRESS") or None
-    kwargs: dict[str, Any] = {"address": address, "log_to_driver": True}
+    # The job's Ray workers log like its driver (matching.core.logs): JSON lines by default.
+    encoding = os.environ.get("MATCHING_LOG_ENCODING", "JSON").upper()
+    kwargs: dict[str, Any] = {
+        "address": address,
+        "log_to_driver": True,
+        "logging_config": ray.LoggingConfig(encoding=encoding, log_level="INFO"),
+    }
     if address is None:
         kwargs["num_cpus"] = num_cpus
         kwargs["include_dashboard"] = False

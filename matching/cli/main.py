@@ -5,13 +5,14 @@ dev tools add up, seed and simulate)."""
 from __future__ import annotations
 
 import argparse
-import logging
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 
 from matching.cli import database, jobs, k8s, models
 from matching.cli.common import Subparsers
+from matching.core import logs
 
 PLUGIN_GROUP = "matching.commands"
 
@@ -36,6 +37,13 @@ def parser(found: Iterable[EntryPoint] | None = None) -> argparse.ArgumentParser
     """The full parser: built-in commands, then those of `found` (default: installed plugins)."""
     p = argparse.ArgumentParser(prog="matching", description=__doc__)
     p.add_argument("--log-level", default="INFO")
+    p.add_argument(
+        "--log-encoding",
+        choices=["JSON", "TEXT"],
+        type=str.upper,
+        default=os.environ.get("MATCHING_LOG_ENCODING", "JSON").upper(),
+        help="log lines as JSON objects (default) or text (env MATCHING_LOG_ENCODING)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     for module in (database, jobs, models, k8s):
         module.register(sub)
@@ -46,7 +54,7 @@ def parser(found: Iterable[EntryPoint] | None = None) -> argparse.ArgumentParser
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, configure logging, run the chosen command; its return value is the exit status."""
     args = parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    logs.configure(args.log_level, args.log_encoding)
     code: int = args.fn(args)
     return code
 

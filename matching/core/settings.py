@@ -269,6 +269,9 @@ class MatchingSettings(_Group):
 class ServingSettings(_Group):
     cors_origins: str = _env("CORS_ORIGINS", "")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _env("LOG_LEVEL", "INFO")
+    # CLI commands and jobs (read by the CLI before the settings; replicas follow Serve's
+    # logging_config): one JSON object per line, or text for a person at a terminal.
+    log_encoding: Literal["JSON", "TEXT"] = _env("MATCHING_LOG_ENCODING", "JSON")
     max_body_bytes: int = _env("MATCHING_MAX_BODY_BYTES", 64 * 1024, ge=1024)
     # The longest the ingress waits for a retriever or reranker call, and for an embedding;
     # past it the request answers 503 naming the stage.
@@ -277,7 +280,7 @@ class ServingSettings(_Group):
     # JSON nested deeper than this is refused (422) before any model or the database sees it.
     max_json_depth: int = _env("MATCHING_MAX_JSON_DEPTH", 32, ge=4, le=256)
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "log_encoding", mode="before")
     @classmethod
     def _upper(cls, v: Any) -> Any:
         return v.upper() if isinstance(v, str) else v
