@@ -19,6 +19,7 @@ from matching.core.events.relay import OutboxRelay
 from matching.core.storage import retention
 from matching.core.storage.locks import Lock, try_session_lock
 from serve_app.services import Services
+from serve_app.telemetry import Sampler
 
 log = logging.getLogger(__name__)
 MAINTENANCE_EVERY_S = 60.0
@@ -32,6 +33,7 @@ class BackgroundWork:
         self._relay: OutboxRelay | None = None
         self._consumer: EventConsumer | None = None
         self._maintenance: asyncio.Task[None] | None = None
+        self._sampler: asyncio.Task[None] | None = None
         self._last_maintenance: dict[str, Any] = {}
 
     async def start(self) -> None:
@@ -51,6 +53,9 @@ class BackgroundWork:
             self._consumer = EventConsumer(settings.kafka, resources.pool, handlers.as_mapping())
             self._consumer.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="maintenance")
+        self._sampler = asyncio.create_task(
+            Sampler(self._services, self.info).run(), name="metrics"
+        )
         self._services.health.background = self.info
 
     async def _embed(self, text: str) -> np.ndarray:
@@ -60,10 +65,11 @@ class BackgroundWork:
     async def stop(self) -> None:
         for mode in self._services.modes:  # buffered writes go out while the pool is open
             await mode.stop()
-        if self._maintenance is not None:
-            self._maintenance.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._maintenance
+        for task in (self._maintenance, self._sampler):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self._consumer is not None:
             await self._consumer.stop()
         if self._relay is not None:

@@ -13,11 +13,13 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from threadpoolctl import ThreadpoolController
 
+from matching.core import metrics
 from matching.core.api.errors import DependencyUnavailable
 
 
@@ -81,12 +83,17 @@ class _TimedMethod:
         return self._bounded(self._call.remote(*args, **kwargs))
 
     async def _bounded(self, pending: Awaitable[Any]) -> Any:
+        started = time.perf_counter()
         try:
-            return await asyncio.wait_for(_awaited(pending), self._timeout_s)
+            result = await asyncio.wait_for(_awaited(pending), self._timeout_s)
         except TimeoutError as exc:
+            metrics.inc("matching_stage_unavailable_total", stage=self._stage)
             # wait_for cancelled the call: a DeploymentHandle's request is cancelled with it
             reason = f"{self._method} did not answer within {self._timeout_s:g}s"
             raise DependencyUnavailable(self._stage, reason) from exc
+        elapsed = time.perf_counter() - started
+        metrics.observe("matching_stage_seconds", elapsed, stage=self._stage, method=self._method)
+        return result
 
 
 async def _awaited(pending: Awaitable[Any]) -> Any:

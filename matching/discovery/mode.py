@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from matching.core import metrics
 from matching.core.api.health import Counter
 from matching.core.api.resources import Resources
 from matching.core.storage.erasure import ErasureStep
@@ -26,6 +27,8 @@ from matching.discovery.service import DiscoveryService
 from matching.discovery.storage import analytics as analytics_store
 from matching.discovery.storage import matches as matches_store
 
+# The window the accuracy gauges cover (GET /v1/admin/monitoring's default).
+MONITORING_WINDOW_DAYS = 7.0
 _ROUTERS = (discover, search, swipes, matches, blocks, analytics, monitoring)
 
 
@@ -59,4 +62,14 @@ class Discovery:
             expired = await matches_store.expire_matches(conn, datetime.now(UTC), topic)
             await analytics_store.refresh_stats(conn)
             scored = await self.interactions.score_pending(conn)
+        await self._report_accuracy()
         return {"expired": expired, "scored": scored}
+
+    async def _report_accuracy(self) -> None:
+        """The live monitoring's accuracy per served version, as gauges (for the alert)."""
+        report = await self.service.monitoring(MONITORING_WINDOW_DAYS)
+        for row in report["versions"]:
+            version = str(row["algorithm_version"])
+            if row["accuracy"] is not None:
+                metrics.set_gauge("matching_model_accuracy_ratio", row["accuracy"], version=version)
+            metrics.set_gauge("matching_model_flagged", float(row["flagged"]), version=version)

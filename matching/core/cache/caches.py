@@ -24,6 +24,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from matching.core import metrics
 from matching.core.settings import RedisSettings
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,11 @@ class DiscoverCache(RedisGuard):
             self._failed("get", exc)
             return None
         self._ok()
+        metrics.inc(
+            "matching_cache_requests_total",
+            cache="discover",
+            result="miss" if raw is None else "hit",
+        )
         if raw is None:
             return None
         try:
@@ -218,6 +224,10 @@ class FeatureCache(RedisGuard):
                 continue
             if isinstance(value, dict):
                 out[user_id] = value
+        metrics.inc("matching_cache_requests_total", len(out), cache="features", result="hit")
+        metrics.inc(
+            "matching_cache_requests_total", len(ids) - len(out), cache="features", result="miss"
+        )
         return out
 
     async def put(self, user_id: str, features: Mapping[str, Any]) -> bool:

@@ -29,6 +29,7 @@ from typing import Literal, get_args
 
 from redis.asyncio import Redis
 
+from matching.core import metrics
 from matching.core.cache.caches import REDIS_ERRORS, RedisGuard
 from matching.core.settings import RedisSettings
 
@@ -122,6 +123,7 @@ class RateLimiter(RedisGuard):
         if int(allowed):
             return Decision(True, limit, int(remaining), 0, degraded=False)
         retry_after = max(1, math.ceil(int(wait_us) / 1_000_000))
+        metrics.inc("matching_rate_limited_total", endpoint=str(endpoint))
         return Decision(False, limit, 0, retry_after, degraded=False)
 
     async def reset(self, subject: str, endpoint: Endpoint) -> bool:

@@ -34,6 +34,7 @@ from aiokafka.errors import (
     KafkaError,
 )
 
+from matching.core import metrics
 from matching.core.events.kafka import client_options, create_producer, request_timeout_ms
 from matching.core.settings import KafkaSettings
 from matching.core.storage import inbox
@@ -403,6 +404,7 @@ class EventConsumer:
         handler = self._handlers.get(event["event_type"])
         if handler is None:
             self._stats.ignored += 1
+            metrics.inc("matching_consumer_messages_total", topic=record.topic, result="ignored")
             log.debug("ignoring %s at %s@%d", event["event_type"], record.topic, record.offset)
             return
         outcome = await handler(record, event)
@@ -412,6 +414,8 @@ class EventConsumer:
             self._stats.processed += 1
         else:
             self._stats.duplicates += 1
+        result = "ignored" if outcome.ignored else "applied" if outcome.applied else "duplicate"
+        metrics.inc("matching_consumer_messages_total", topic=record.topic, result=result)
         # At least once: a crash between the commit and here re-runs it on the duplicate.
         await self._after_commit(outcome.after_commit)
 
@@ -444,6 +448,7 @@ class EventConsumer:
         topic = self._kafka.errors_topic
         await producer.send_and_wait(topic, json.dumps(body).encode(), key=record.key)
         self._stats.dead_lettered += 1
+        metrics.inc("matching_dead_letters_total", topic=record.topic)
         log.warning(
             "dead-lettered %s:%d@%d (%s): %s",
             record.topic,

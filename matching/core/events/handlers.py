@@ -210,7 +210,7 @@ class EventHandlers:
             if not await _claim(conn, record, message_id, USER_DELETED):
                 return self._outcome(False, uid)
             # None: deleted before, or never known; applied either way
-            await erase_person(conn, uid, self._topic, self._steps)
+            await erase_person(conn, uid, self._topic, self._steps, source="kafka")
         return self._outcome(True, uid)
 
     # -- event.registration.created

@@ -25,11 +25,13 @@ import json
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import asyncpg
 
+from matching.core import metrics
 from matching.core.events.kafka import create_producer
 from matching.core.settings import DatabaseSettings, KafkaSettings
 from matching.core.storage import outbox
@@ -290,15 +292,17 @@ class OutboxRelay:
         results, error = await self._send(rows)
         ids = [row["id"] for row in rows]
         done = _markable(rows, results)
-        acked = len(done)
+        acked, marked = len(done), set(done)
         if done:
             if self._before_mark is not None:
                 await self._before_mark(done)
             await outbox.mark_published(conn, done, timeout)
             self._published_total += acked
-        marked = set(done)
+            for topic, count in Counter(r["topic"] for r in rows if r["id"] in marked).items():
+                metrics.inc("matching_relay_published_total", count, topic=topic)
         failed = [i for i in ids if i not in marked]
         if error is not None:
+            metrics.inc("matching_relay_publish_failures_total")
             await self._close_producer()
             # every row not marked goes again, so every one of them had a failed attempt
             await outbox.mark_failed(conn, failed, _describe(error), timeout)

@@ -23,6 +23,7 @@ from uuid import UUID
 
 import asyncpg
 
+from matching.core import metrics
 from matching.core.storage.outbox import enqueue, forget_published
 from matching.core.storage.profiles import delete_profile, lock_profile
 
@@ -49,7 +50,11 @@ class Erased:
 
 
 async def erase_person(
-    conn: asyncpg.Connection, user_id: UUID, topic: str, steps: Sequence[ErasureStep]
+    conn: asyncpg.Connection,
+    user_id: UUID,
+    topic: str,
+    steps: Sequence[ErasureStep],
+    source: str = "api",
 ) -> Erased | None:
     """Erase the person in one transaction (see the module docstring); None: no such
     profile, and nothing was written."""
@@ -70,6 +75,7 @@ async def erase_person(
         await forget_published(conn, user_id)
         await record_erasure(conn, user_id)
         await delete_profile(conn, user_id)  # last: it takes the change-log lock
+    metrics.inc("matching_erasures_total", source=source)
     return Erased(user_id=user_id, event_id=event_id, fields=fields)
 
 
