@@ -11,4 +11,13 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip wheel
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -e ".[local,dev]"
+# System tools some tests run, from Debian's packages (CI runs as root): promtool checks and
+# unit-tests the alert rules (package prometheus; its server is not started).
+need=()
+command -v promtool >/dev/null || need+=(prometheus)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }
+fi
 echo "setup: $(.venv/bin/python -c 'import ray, torch, faiss; print("ray", ray.__version__, "torch", torch.__version__, "faiss", faiss.__version__)')"

@@ -27,6 +27,10 @@ RAY_PORTS = {6379, 8080, 8265, 10001, 52365}
 # Where the pods may connect outside their cluster: DNS, PostgreSQL, Redis, Kafka.
 EGRESS_PORTS = {53, 5432, 6379, 9092, 9093, 9094}
 API_SERVER_PORTS = {443, 6443}
+PROMETHEUS = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+}
 
 Doc = dict[str, Any]
 
@@ -217,13 +221,26 @@ def test_every_pod_is_isolated_both_ways(pod: Pod) -> None:
 def test_only_the_gateway_reaches_serve_and_only_on_8000() -> None:
     workers = [p for p in SERVE if p.labels["ray.io/node-type"] == "worker"]
     for pod in SERVE:
-        outside = [r for r in _rules(pod, "Ingress") if not _from_own_cluster(r, pod)]
+        outside = [
+            r for r in _rules(pod, "Ingress") if not _from_own_cluster(r, pod) and not _is_scrape(r)
+        ]
         gateway = [r for r in outside if _peers(r) == [GATEWAY]]
         assert all(_ports(r) == {8000} for r in gateway)
         assert bool(gateway) == (pod in workers), pod.name  # the head is not behind the Service
         for rule in outside:
             assert _ports(rule), f"{pod.name}: a rule from outside admits every port"
             assert rule in gateway or _ports(rule) == {8265}, rule  # the operator, below
+
+
+def _is_scrape(rule: Doc) -> bool:
+    """Prometheus, on the metrics port only."""
+    return _peers(rule) == [PROMETHEUS] and _ports(rule) == {8080}
+
+
+@pytest.mark.parametrize("pod", PODS, ids=[p.name for p in PODS])
+def test_prometheus_reaches_only_the_metrics_port(pod: Pod) -> None:
+    scrapes = [r for r in _rules(pod, "Ingress") if PROMETHEUS in _peers(r)]
+    assert scrapes and all(_is_scrape(r) for r in scrapes), pod.name
 
 
 def _from_own_cluster(rule: Doc, pod: Pod) -> bool:
@@ -239,7 +256,7 @@ def _same_cluster(a: Pod, b: Pod) -> bool:
 @pytest.mark.parametrize("pod", PODS, ids=[p.name for p in PODS])
 def test_ray_ports_stay_inside_the_cluster(pod: Pod) -> None:
     for rule in _rules(pod, "Ingress"):
-        if _from_own_cluster(rule, pod):
+        if _from_own_cluster(rule, pod) or _is_scrape(rule):
             continue
         assert _ports(rule), f"{pod.name}: a rule from outside admits every port"
         # Nothing from outside on Ray's ports, except the KubeRay operator on a head's dashboard.

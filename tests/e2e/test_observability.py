@@ -1,0 +1,57 @@
+"""The served app's metrics reach Ray's metrics port: requests counted by route template and
+mode, stage timings, the sampled gauges, and the Serve metrics the alerts and the dashboard
+query (tests/unit/test_observability.py checks the queries against these names)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import KEYED
+from tests.e2e.test_discovery import seeded_user
+from tests.unit.test_observability import SERVE_METRICS
+
+pytestmark = pytest.mark.e2e
+
+
+def _scrape() -> str:
+    import ray
+
+    ports = {n["MetricsExportPort"] for n in ray.nodes() if n["Alive"]}
+    return "\n".join(httpx.get(f"http://127.0.0.1:{p}/metrics", timeout=10).text for p in ports)
+
+
+def _wait_for(patterns: list[str], timeout_s: float = 120) -> str:
+    deadline, text = time.monotonic() + timeout_s, ""
+    while time.monotonic() < deadline:
+        text = _scrape()
+        if all(re.search(p, text, re.MULTILINE) for p in patterns):
+            return text
+        time.sleep(3)
+    missing = [p for p in patterns if not re.search(p, text, re.MULTILINE)]
+    raise AssertionError(f"not exported within {timeout_s}s: {missing}")
+
+
+def test_service_metrics_are_exported_on_rays_port(served: str) -> None:
+    with httpx.Client(base_url=f"{served}/single", timeout=60, headers=KEYED) as client:
+        for _ in range(3):
+            assert client.get("/health/live").status_code == 200
+        user = seeded_user(client)
+        assert client.get(f"/v1/users/{user}/discover", params={"limit": 5}).status_code == 200
+        assert client.get("/v1/no-such-route").status_code == 404
+    text = _wait_for(
+        [
+            r'^ray_matching_http_requests_total\{.*route="/health/live".*\} [1-9]',
+            r'^ray_matching_http_requests_total\{.*mode="discovery".*route="/v1/users/\{user_id\}/discover"',
+            r'^ray_matching_http_requests_total\{.*route="\(unmatched\)".*status="404"',
+            r'^ray_matching_stage_seconds_bucket\{.*stage="retriever"',
+            r"^ray_matching_outbox_pending_rows\{",
+            r'^ray_matching_live_version_info\{.*kind="model".*\} 1',
+            *[rf"^{name}(_bucket)?\{{" for name in sorted(SERVE_METRICS)],
+        ]
+    )
+    # ids never become label values: only route templates
+    assert user not in text
