@@ -12,9 +12,11 @@ fi
 .venv/bin/python -m pip install --quiet "torch==2.13.0"
 .venv/bin/python -m pip install --quiet -e ".[local,dev]"
 # System tools some tests run, from Debian's packages (CI runs as root): promtool checks and
-# unit-tests the alert rules (package prometheus; its server is not started).
+# unit-tests the alert rules (package prometheus; its server is not started), chromium renders
+# the admin page headless.
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
+command -v chromium >/dev/null || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null \

@@ -16,6 +16,7 @@ from matching.core import metrics
 from matching.core.api import errors, openapi
 from matching.core.api.routes import admin, health, profiles
 from matching.core.auth import Authenticator
+from serve_app import admin_page
 from serve_app.body import BodyGuard
 from serve_app.services import Services
 
@@ -98,6 +99,7 @@ def create_http_app(services: Services, *, echo_request_id: bool = True) -> Fast
     app.state.health = services.health
     for module in (profiles, admin, health):
         app.include_router(module.router)
+    app.include_router(admin_page.router)
     for mode in services.modes:
         mode.mount(app)
     errors.install(app)

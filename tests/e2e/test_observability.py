@@ -5,12 +5,16 @@ query (tests/unit/test_observability.py checks the queries against these names).
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import time
+import uuid
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import KEYED
+from tests.e2e.conftest import KEYED, bearer
 from tests.e2e.test_discovery import seeded_user
 from tests.unit.test_observability import SERVE_METRICS
 
@@ -55,3 +59,35 @@ def test_service_metrics_are_exported_on_rays_port(served: str) -> None:
     )
     # ids never become label values: only route templates
     assert user not in text
+
+
+def _chromium(*args: str) -> str:
+    found = shutil.which("chromium")
+    if not found:
+        pytest.fail("chromium not installed (scripts/setup.sh installs Debian's chromium)")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    done = subprocess.run(
+        [found, *flags, "--virtual-time-budget=20000", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def test_admin_page_in_a_real_browser(served: str, tmp_path: Path) -> None:
+    token = bearer(str(uuid.uuid4()), "admin")["Authorization"].removeprefix("Bearer ")
+    url = f"{served}/single/admin#token={token}"
+    dom = _chromium("--dump-dom", url)
+    assert "Loaded " in dom, dom[-3000:]  # every admin call answered
+    assert "weighted score" in dom and "newest snapshot" in dom  # the live versions (none promoted)
+    assert "matching_outbox_pending_rows" in dom  # this replica's gauges
+    assert "That credential is not" not in dom
+    shot = tmp_path / "admin.png"
+    _chromium("--window-size=1280,1600", f"--screenshot={shot}", url)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+    # a user's token is refused by the API, and the page says so
+    user = bearer(str(uuid.uuid4()))["Authorization"].removeprefix("Bearer ")
+    refused = _chromium("--dump-dom", f"{served}/single/admin#token={user}")
+    assert "That credential is not an admin" in refused

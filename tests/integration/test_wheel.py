@@ -35,6 +35,7 @@ print(json.dumps({
         if e.name.endswith(".sql")
     ),
     "migration_files": len(migration_files()),
+    "admin_page": __import__("serve_app.admin_page").admin_page._page()[:15],
 }))
 """
 
@@ -109,3 +110,7 @@ def test_the_migrations_ship_with_the_package(installed: dict[str, Any]) -> None
     expected = sorted(p.name for p in source.glob("*.sql"))
     assert expected and installed["migrations"] == expected
     assert installed["migration_files"] == len(expected)
+
+
+def test_the_admin_page_ships_with_the_package(installed: dict[str, Any]) -> None:
+    assert installed["admin_page"] == "<!doctype html>"

@@ -21,6 +21,7 @@ replicas load only a `trusted_copy`, whose files match them.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -37,6 +38,9 @@ from matching.core.settings import Settings
 LIVE = "live.json"
 EVALUATION_DIR = "evaluation"  # written into a model's folder by `matching jobs evaluate`
 EVALUATION = f"{EVALUATION_DIR}/metrics.json"
+# What of an evaluation folder the admin page may read: the report and its plots.
+EVALUATION_FILE = re.compile(r"[a-z][a-z0-9_]{0,63}\.(png|md)")
+_SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 KINDS = {"models": "models", "index": "index"}  # registry kind -> folder
 _HISTORY = 50
 
@@ -127,6 +131,18 @@ class Registry:
     def evaluation(self, kind: str, version: str) -> dict[str, Any] | None:
         """A version's evaluation (`evaluation/metrics.json`), None if never evaluated."""
         return self._read_json(self._path(_folder(kind), version, EVALUATION))
+
+    def evaluation_file(self, kind: str, version: str, name: str) -> bytes | None:
+        """One file of a version's evaluation (its report or a plot); None if absent. Names
+        are checked, so nothing outside the evaluation folder can be read."""
+        if not (_SAFE.fullmatch(version) and EVALUATION_FILE.fullmatch(name)):
+            return None
+        path = self._path(_folder(kind), version, EVALUATION_DIR, name)
+        if self._fs.get_file_info(path).type != fs.FileType.File:
+            return None
+        with self._fs.open_input_stream(path) as stream:
+            data: bytes = stream.read()
+        return data
 
     def metrics(
         self, kind: str, version: str, manifest: dict[str, Any] | None = None
