@@ -11,7 +11,12 @@ import pytest
 from factories import unit_vectors
 
 from matching.core.retrieval.index import IndexKind, IndexParams, VectorIndex, set_threads
-from matching.core.retrieval.recall import exact_top_k, recall_at_k, tie_aware_hits
+from matching.core.retrieval.recall import (
+    exact_top_k,
+    recall_at_k,
+    recall_under_masks,
+    tie_aware_hits,
+)
 from matching.core.settings import IndexSettings, Settings
 
 
@@ -329,3 +334,14 @@ def test_a_tied_row_outside_the_mask_is_a_miss() -> None:
     assert tie_aware_hits(x, q, np.array([0, 1]), mask, k=2) == (1, 2)
     assert tie_aware_hits(x, q, np.array([0, 2]), mask, k=2) == (2, 2)
     assert tie_aware_hits(x, q, np.array([0]), np.zeros(4, dtype=bool), k=2) == (0, 0)
+
+
+def test_recall_under_given_masks(hnsw: VectorIndex, queries: np.ndarray) -> None:
+    """As under random filters: masks a caller made (here: every other row, a tenth)."""
+    rows = np.arange(N)
+    masks = [rows % 2 == 0 if i % 2 else rows % 10 == 3 for i in range(len(queries))]
+    assert recall_under_masks(hnsw, queries, masks, k=10) >= 0.95
+    forgetful: Any = _Forgetful(hnsw)
+    assert recall_under_masks(forgetful, queries[:3], masks[:3], k=10) == 0.0
+    empty = [np.zeros(N, dtype=bool)] * 2
+    assert recall_under_masks(hnsw, queries[:2], empty) == 1.0

@@ -40,6 +40,21 @@ def tie_aware_hits(
     return min(hits, len(truth)), len(truth)
 
 
+def recall_under_masks(
+    index: VectorIndex, queries: np.ndarray, masks: list[np.ndarray], k: int = 10
+) -> float:
+    """Tie-aware recall@k with query i searched under `masks[i]` (a real filter's mask, such
+    as a requester's two-sided one), rather than a random share of rows."""
+    vectors = index.all_vectors()
+    hits = total = 0
+    for q, mask in zip(queries, masks, strict=True):
+        found, _ = index.search(q, k, mask)
+        got, wanted = tie_aware_hits(vectors, q, found, mask, k)
+        hits += got
+        total += wanted
+    return hits / total if total else 1.0
+
+
 def recall_at_k(
     index: VectorIndex,
     queries: np.ndarray,
