@@ -46,6 +46,12 @@ def _read(prompt: str) -> dict[str, Any]:
         ("trail running", {"interests": ["trail running"]}),  # not "running"
         ("hikers who like to hike", {"interests": ["hiking"]}),  # one stem, read once
         ("people hiring", {"networking_goals": ["hiring"]}),
+        ("people hiring senior backend engineers", {"networking_goals": ["hiring"]}),
+        ("people hiring backend engineers", {"networking_goals": ["hiring"]}),
+        (
+            "people who mentor founders and women who hike",
+            {"networking_goals": ["mentorship"], "genders": ["female"], "interests": ["hiking"]},
+        ),
         ("anyone looking for a cofounder", {"networking_goals": ["find a cofounder"]}),
         (
             "juniors looking for a mentor",

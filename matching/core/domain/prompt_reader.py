@@ -12,6 +12,7 @@ from matching.core.domain.search_terms import SearchTerms, singular, stem, words
 
 # Words that read as a skill or interest far more often than they mean one.
 _AMBIGUOUS = frozenset({"go", "r", "c", "film", "books", "history", "languages", "learning"})
+_OBJECTS = frozenset({"job_levels", "roles", "genders"})
 _NEGATIONS = frozenset({"not", "no", "without", "except", "excluding", "non"})
 _DECADES = {"twenties": 2, "thirties": 3, "forties": 4, "fifties": 5, "sixties": 6}
 _PART = {"early": (0, 3), "mid": (3, 6), "late": (7, 9)}
@@ -45,17 +46,20 @@ def _phrases() -> list[_Phrase]:
     def tags(values: frozenset[str]) -> dict[str, str]:
         return {t: t for t in values if t not in _AMBIGUOUS}
 
-    out = of(dict(v.GOAL_VERBS), "goal_verb", None)
-    out += of(dict(v.GOAL_PHRASES), "networking_goals", stem)
-    out += of(dict(v.GENDER_WORDS), "genders", None)
+    goals = of(dict(v.GOAL_PHRASES), "networking_goals", stem) + of(
+        dict(v.GOAL_VERBS), "goal_verb", None
+    )
+    out = of(dict(v.GENDER_WORDS), "genders", None)
     out += of(dict(v.LEVEL_WORDS), "job_levels", None)
     out += of(tags(v.ROLES), "roles", singular)
     out += of(tags(v.INDUSTRIES), "industries", None)
     out += of(tags(v.LANGUAGES), "languages", None)
     out += of(tags(v.GOALS), "networking_goals", stem)
     out += of(tags(v.INTERESTS | v.SKILLS), "interests", stem)
-    # Longest first; among equal lengths, the order above (a stable sort keeps it).
-    return sorted(out, key=lambda p: -len(p.tokens))
+    # Goals named by a phrase or a verb first (a verb's object is dropped before anything
+    # reads it), then the longest first; among equal lengths, the order above.
+    by_length: Callable[[_Phrase], int] = lambda p: -len(p.tokens)  # noqa: E731
+    return sorted(goals, key=by_length) + sorted(out, key=by_length)
 
 
 _PHRASES = _phrases()
@@ -102,10 +106,17 @@ class _Reader:
             self._record(i, p.field, p.value, negated)
 
     def _drop_object(self, start: int) -> None:
-        """ "mentor founders": the founders are whom they mentor, not who they are."""
-        for p in _PHRASES:
-            if p.field in ("job_levels", "roles", "genders") and self.at(start, p):
-                self.used[start : start + len(p.tokens)] = [True] * len(p.tokens)
+        """ "mentor founders", "hire senior backend engineers": whom they mentor or hire, not
+        who they are. The object's words run on from the verb; one other word may come first."""
+        pos, spare = start, 1
+        while pos < len(self.tokens):
+            found = next((p for p in _PHRASES if p.field in _OBJECTS and self.at(pos, p)), None)
+            if found is not None:
+                self.used[pos : pos + len(found.tokens)] = [True] * len(found.tokens)
+                pos, spare = pos + len(found.tokens), 0
+            elif spare and not self.used[pos]:
+                pos, spare = pos + 1, 0
+            else:
                 return
 
     def _record(self, at: int, name: str, value: str, negated: bool) -> None:
