@@ -50,14 +50,15 @@ GOAL_PROMPTS = {  # goal -> how a person would ask for someone with it
     "hiring": "people who are hiring",
     "job seeking": "people job hunting",
     "investing": "investors",
-    "fundraising": "founders raising money",
+    "fundraising": "people raising money",
     "friendship": "people looking for friendship",
     "partnerships": "people open to partnerships",
     "collaboration": "people open to collaboration",
 }
 LEVELS = {"founder": "founders", "senior": "senior people", "executive": "executives"}
 GENDERS = {"female": "women", "male": "men"}
-ROLE_NOUNS = sorted({r.split()[-1] for r in vocab.ROLES} - {"manager", "lead", "director"})
+# Role nouns that are not also job-level words ("senior executives" names two levels).
+ROLE_NOUNS = sorted({r.split()[-1] for r in vocab.ROLES} - set(vocab.LEVEL_WORDS))
 
 
 @dataclass(slots=True)

@@ -45,6 +45,8 @@ def _read(prompt: str) -> dict[str, Any]:
         ("machine learning folks", {"interests": ["machine learning"]}),  # not "learning"
         ("trail running", {"interests": ["trail running"]}),  # not "running"
         ("hikers who like to hike", {"interests": ["hiking"]}),  # one stem, read once
+        ("podcasts lovers", {"interests": ["podcasts"]}),  # as written, not "podcasting"
+        ("podcasting experts", {"interests": ["podcasting"]}),
         ("people hiring", {"networking_goals": ["hiring"]}),
         ("people hiring senior backend engineers", {"networking_goals": ["hiring"]}),
         ("people hiring backend engineers", {"networking_goals": ["hiring"]}),

@@ -44,7 +44,8 @@ def _phrases() -> list[_Phrase]:
         ]
 
     def tags(values: frozenset[str]) -> dict[str, str]:
-        return {t: t for t in values if t not in _AMBIGUOUS}
+        # sorted: which of two terms sharing a stem is read must not depend on set order
+        return {t: t for t in sorted(values) if t not in _AMBIGUOUS}
 
     goals = of(dict(v.GOAL_PHRASES), "networking_goals", stem) + of(
         dict(v.GOAL_VERBS), "goal_verb", None
@@ -55,6 +56,9 @@ def _phrases() -> list[_Phrase]:
     out += of(tags(v.INDUSTRIES), "industries", None)
     out += of(tags(v.LANGUAGES), "languages", None)
     out += of(tags(v.GOALS), "networking_goals", stem)
+    # A term as written before any stemmed one: "podcasts" is the interest, though the skill
+    # "podcasting" shares its stem.
+    out += of(tags(v.INTERESTS | v.SKILLS), "interests", None)
     out += of(tags(v.INTERESTS | v.SKILLS), "interests", stem)
     # Goals named by a phrase or a verb first (a verb's object is dropped before anything
     # reads it), then the longest first; among equal lengths, the order above.
