@@ -92,6 +92,14 @@ def test_prompts_that_name_nothing_read_as_nothing(prompt: str) -> None:
     assert _read(prompt) == {}
 
 
+def test_a_prompt_naming_more_terms_than_a_request_may_send_keeps_the_first() -> None:
+    skills = sorted(t for t in vocabulary.SKILLS if t.isalpha() and t not in vocabulary.INTERESTS)
+    prompt = " ".join(skills[:70])[:500]
+    terms = read_terms(prompt)
+    assert len(terms.interests) == 50
+    assert SearchTerms.model_validate(terms.model_dump()) == terms
+
+
 @pytest.mark.parametrize(
     ("prompt", "expected"),
     [

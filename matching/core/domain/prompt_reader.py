@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from matching.core.domain import vocabulary as v
+from matching.core.domain.profile import MAX_TAGS
 from matching.core.domain.search_terms import SearchTerms, singular, stem, words
 
 # Words that read as a skill or interest far more often than they mean one.
@@ -91,7 +92,9 @@ class _Reader:
         out: dict[str, dict[str, None]] = {}
         for _, name, value in sorted(self.found):
             out.setdefault(name, {})[value] = None
-        return {name: list(values) for name, values in out.items()}
+        # A 500-character prompt can name more terms than a request may send back: keep
+        # the first MAX_TAGS of each, so the reading always validates.
+        return {name: list(values)[:MAX_TAGS] for name, values in out.items()}
 
     def read(self) -> None:
         for p in _PHRASES:
