@@ -23,6 +23,7 @@ from matching.core.domain.scoring import (
     proximity_array,
     score_pairs,
 )
+from matching.core.domain.search_terms import Group, named_hits
 from matching.core.retrieval.candidates import Candidate
 from matching.core.settings import MatchingSettings, Settings
 
@@ -43,6 +44,7 @@ class PromptQuery:
     latitude: float | None = None
     longitude: float | None = None
     radius_km: float | None = None
+    named: tuple[Group, ...] = ()  # soft terms the prompt names: more of them ranks first
 
 
 @dataclass(slots=True)
@@ -212,22 +214,31 @@ class Reranker:
         norm = prompt_terms.normalise(query.text)
         people = [c.person for c in candidates]
         similarity = np.clip([c.similarity for c in candidates], 0.0, 1.0)
+        probs = None
         if requester is None:
             fit = _PromptFit(self, live, query, norm, people, similarity, now)
-            score = fit.score
+            score = shown = fit.score
         else:
             affinity = np.array([c.affinity for c in candidates], dtype=np.float64)
             s = self._scores(live, requester, people, affinity, now)
-            score = s.score
-        key = PROMPT_WEIGHT * similarity + (1 - PROMPT_WEIGHT) * score
+            score = shown = s.score
+            probs = _probabilities(live.model, requester, people, affinity, now)
+            if probs is not None:  # also by the chance they like the searcher back
+                score, shown = np.sqrt(score * probs[1]), np.sqrt(probs[0] * probs[1])
+        # Each named term met outweighs any blend (both in [0, 1]): a profile with what the
+        # prompt names is never outranked by a closer one without it.
+        hits = named_hits(query.named, people)
+        key = 2.0 * hits + PROMPT_WEIGHT * similarity + (1 - PROMPT_WEIGHT) * score
         out = []
-        for i in self._best(score, np.zeros(len(people)), key, people, limit):
+        for i in self._best(shown, np.zeros(len(people)), key, people, limit):
             b = people[i]
             if requester is None:
                 match = fit.match(i, live.weighted_version)
             else:
                 asked = prompt_terms.mentioned(b.interests, norm)
                 match = _weighted_at(requester, b, s, i, live.weighted_version, asked)
+                if probs is not None:
+                    with_probabilities(match, float(probs[0][i]), float(probs[1][i]), live.version)
             match.prompt_similarity = round(float(similarity[i]), 4)
             match.sort_key = float(key[i])
             out.append(match)

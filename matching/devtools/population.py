@@ -34,7 +34,7 @@ from matching.core.domain.profile import (
     ProfileFields,
     ProfileIn,
 )
-from matching.devtools.population_vocab import (
+from matching.core.domain.vocabulary_tables import (
     ACTIVITY,
     CITIES,
     COMPANY_SIZE_WEIGHT,
@@ -507,6 +507,7 @@ def _preferences(rng: random.Random, d: _Draft) -> Preferences:
             "languages": _pref_languages(rng, d) if r() < P_PREF_LANGUAGES else [],
             "exclude_colleagues": r() < P_EXCLUDE_COLLEAGUES,
             "exclude_competitors": r() < P_EXCLUDE_COMPETITORS,
+            "show_me": [],  # a networking population: everyone may be shown
             "algorithm_weights": _weights(rng) if r() < P_WEIGHTS else None,
         },
     )

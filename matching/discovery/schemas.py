@@ -15,6 +15,7 @@ from pydantic import (
 
 from matching.core.domain.profile import both_coordinates
 from matching.core.domain.prompt import MAX_RADIUS_KM
+from matching.core.domain.search_terms import SearchTerms
 
 
 class ScoreBreakdown(BaseModel):
@@ -104,6 +105,11 @@ class SearchRequest(BaseModel):
     longitude: float | None = Field(default=None, ge=-180, le=180, validate_default=True)
     max_distance_km: float | None = Field(default=None, gt=0, le=MAX_RADIUS_KM)
     age_range: AgeRange | None = None
+    terms: SearchTerms | None = Field(
+        default=None,
+        description="What to read the prompt as (the `interpreted.terms` of an earlier answer, "
+        "chips removed); when given, the prompt counts only for its meaning",
+    )
     limit: int = Field(default=20, ge=1, le=100)
 
     @field_validator("prompt")
@@ -116,11 +122,23 @@ class SearchRequest(BaseModel):
     _both_coordinates = field_validator("longitude")(both_coordinates)
 
 
+class Chip(BaseModel):
+    field: str = Field(description="The `terms` field this value came from")
+    value: str
+
+
 class SearchInterpretation(BaseModel):
     near_me: bool
     radius_km: float | None
     origin: dict[str, float] | None
     note: str | None = None
+    terms: SearchTerms = Field(
+        default_factory=SearchTerms,
+        description="What was read from the prompt (or sent as `terms`), applied as filters "
+        "(genders, ages, job levels, industries, languages) and ranked first (interests, "
+        "networking goals, roles); send it back as `terms` to change it",
+    )
+    chips: list[Chip] = Field(default_factory=list, description="`terms`, one value each")
 
 
 class SearchResponse(BaseModel):

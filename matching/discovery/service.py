@@ -15,9 +15,11 @@ from matching.core.api.errors import DependencyUnavailable, NotFound
 from matching.core.api.resources import Resources
 from matching.core.domain.filters import SearchFilters
 from matching.core.domain.prompt import parse_prompt
+from matching.core.domain.prompt_reader import read_terms
+from matching.core.domain.search_terms import SearchTerms
 from matching.core.storage.registrations import shared_events
 from matching.discovery.impressions import ImpressionBuffer
-from matching.discovery.schemas import SearchInterpretation, SearchRequest
+from matching.discovery.schemas import Chip, SearchInterpretation, SearchRequest
 from matching.discovery.storage import analytics, context, monitoring
 
 # How long a replica trusts its view of the reranker's version: after a promotion, cached
@@ -121,9 +123,11 @@ class DiscoveryService:
             await analytics.record_events(conn, rows)
 
     async def search(self, req: SearchRequest) -> tuple[list[RankedMatch], SearchInterpretation]:
+        """Hybrid: what the prompt names filters (genders, ages, levels, industries,
+        languages) and ranks first (interests, goals, roles); its meaning ranks the rest."""
         hints = parse_prompt(req.prompt)
+        terms = req.terms if req.terms is not None else read_terms(req.prompt)
         lat, lon = req.latitude, req.longitude
-        requester = None
         if req.user_id is not None:
             requester = await self._r.retriever.person.remote(req.user_id)
             if requester is None:
@@ -135,26 +139,26 @@ class DiscoveryService:
         if radius is not None and lat is None:
             note = "no location given, so the distance in the prompt was not applied"
             radius = None
-        filters = SearchFilters(
-            latitude=lat,
-            longitude=lon,
-            max_distance_km=radius,
-            age_min=req.age_range.min if req.age_range else None,
-            age_max=req.age_range.max if req.age_range else None,
-        )
+        filters = _filters(terms, req, lat, lon, radius)
         try:
             vector = await self._r.embedder.embed.remote(req.prompt)
         except Exception as exc:
             raise DependencyUnavailable("embedder", str(exc)) from exc
         pool_k = max(self._r.settings.matching.candidate_pool, 3 * req.limit)
         found = await self._r.retriever.search.remote(vector, pool_k, filters, req.user_id)
-        query = PromptQuery(req.prompt, lat, lon, radius)
+        query = PromptQuery(req.prompt, lat, lon, radius, filters.named)
         ranked = await self._r.reranker.rank_for_prompt.remote(
             query, found.requester, found.candidates, req.limit
         )
         origin = None if lat is None or lon is None else {"latitude": lat, "longitude": lon}
+        chips = [Chip(**c) for c in terms.chips()]
         return ranked, SearchInterpretation(
-            near_me=hints.near_me, radius_km=radius, origin=origin, note=note
+            near_me=hints.near_me,
+            radius_km=radius,
+            origin=origin,
+            note=note,
+            terms=terms,
+            chips=chips,
         )
 
     async def monitoring(self, days: float) -> dict[str, Any]:
@@ -185,3 +189,26 @@ def _prediction(position: int, shown: dict[str, Any]) -> dict[str, Any]:
         payload["p_like"] = mutual["p_you_like"]
         payload["p_mutual"] = mutual["p_mutual"]
     return payload
+
+
+def _filters(
+    terms: SearchTerms,
+    req: SearchRequest,
+    lat: float | None,
+    lon: float | None,
+    radius: float | None,
+) -> SearchFilters:
+    """The request's explicit age range wins over the prompt's."""
+    ages = (req.age_range.min, req.age_range.max) if req.age_range else None
+    return SearchFilters(
+        latitude=lat,
+        longitude=lon,
+        max_distance_km=radius,
+        age_min=ages[0] if ages else terms.age_min,
+        age_max=ages[1] if ages else terms.age_max,
+        genders=frozenset(terms.genders),
+        job_levels=frozenset(terms.job_levels),
+        industries=frozenset(terms.industries),
+        languages=frozenset(terms.languages),
+        named=terms.groups(),
+    )

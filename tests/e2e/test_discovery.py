@@ -85,6 +85,8 @@ def test_search_with_filters(api: httpx.Client) -> None:
         },
     )
     assert response.status_code == 200, response.text
+    terms = response.json()["interpreted"]["terms"]
+    assert terms["interests"] == ["hiking"] and terms["networking_goals"] == ["mentorship"]
     for c in response.json()["candidates"]:
         assert c["reasons"]["distance_km"] <= 60
         age = api.get(f"/v1/profiles/{c['user_id']}").json()["age"]
@@ -124,11 +126,15 @@ def test_two_sided_preferences_hold_over_http(api: httpx.Client) -> None:
         interests=[f"rare-{tag}"],
         preferences={"exclude_colleagues": True},
     )
+    wants_men = put(  # "me" has no gender: show_me excludes them, both ways
+        api, f"WantsMen {tag}", company=f"Four{tag}", **BERLIN, age=33, interests=[f"rare-{tag}"],
+        preferences={"show_me": ["male"]},
+    )  # fmt: skip
     seen = {
         c["user_id"] for c in api.get(f"/v1/users/{me}/discover?limit=100").json()["candidates"]
     }
     assert fits in seen
-    assert rejects_me not in seen and colleague not in seen
+    assert rejects_me not in seen and colleague not in seen and wants_men not in seen
 
 
 def test_a_write_on_one_app_is_seen_by_the_other_at_once(

@@ -3,6 +3,7 @@ varied enough that every hard filter excludes someone."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import uuid
 from collections.abc import Iterable
@@ -137,7 +138,32 @@ def _random_prefs(rng: random.Random) -> PreferenceView:
     )
 
 
+TITLES = ("Software Engineer", "Senior Data Engineer", "Product Manager", "Founder", "Designer")
+SKILLS = ("python", "sql", "leadership", "figma", "sales")
+GENDERS = ("female", "male", "non_binary", "other", "prefer_not_to_say")
+
+
+def _dating(n: int) -> dict[str, Any]:
+    """Gender, title, skills and show_me, from their own stream: the main one's draws (and
+    every seeded test built on them) stay as they were."""
+    rng = random.Random(f"dating-{n}")
+    show_me = _sample(rng, GENDERS[:3], 1, 2) if rng.random() < 0.15 else frozenset()
+    return {
+        "gender": rng.choice(GENDERS) if rng.random() < 0.9 else None,
+        "job_title": rng.choice(TITLES) if rng.random() < 0.8 else None,
+        "skills": _sample(rng, SKILLS, 0, 2),
+        "show_me": show_me,
+    }
+
+
 def random_person(rng: random.Random, n: int) -> Person:
+    extra = _dating(n)
+    person = _random_person(rng, n)
+    prefs = dataclasses.replace(person.prefs, show_me=extra.pop("show_me"))
+    return dataclasses.replace(person, prefs=prefs, **extra)
+
+
+def _random_person(rng: random.Random, n: int) -> Person:
     city = rng.choice(list(CITIES))
     lat, lon = CITIES[city]
     located = rng.random() < 0.85

@@ -28,6 +28,7 @@ from matching.core.domain.scoring import (
     primary_factors,
     proximity,
 )
+from matching.core.domain.search_terms import person_terms
 from matching.core.ml.model import CompatibilityModel
 from matching.core.retrieval.candidates import Candidate
 
@@ -76,10 +77,19 @@ class ScalarReranker:
             if requester is not None:
                 asked = prompt_terms.mentioned(c.person.interests, norm)
                 match = self.weighted(requester, c.person, c.affinity, now, asked)
+                compat = match.sort_key
+                if self.model is not None:  # and by P(they like the searcher back)
+                    p_ab, p_ba = self.model.predict_both(requester, [c.person], [c.affinity], now)
+                    compat = (compat * float(p_ba[0])) ** 0.5
+                    version = self.model.algorithm_version
+                    with_probabilities(match, float(p_ab[0]), float(p_ba[0]), version)
             else:
                 match = self._for_prompt(query, norm, c.person, similarity, now)
+                compat = match.sort_key
+            theirs = person_terms(c.person)
+            named = sum(all(part in theirs for part in group) for group in query.named)
             match.prompt_similarity = round(similarity, 4)
-            match.sort_key = PROMPT_WEIGHT * similarity + (1 - PROMPT_WEIGHT) * match.sort_key
+            match.sort_key = 2 * named + PROMPT_WEIGHT * similarity + (1 - PROMPT_WEIGHT) * compat
             out.append(match)
         return self.top(out, limit)
 

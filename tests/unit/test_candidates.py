@@ -14,6 +14,7 @@ from factories import CITIES, indexed, make_person, make_prefs, random_populatio
 
 from matching.core.domain.filters import SearchFilters, mutually_acceptable
 from matching.core.domain.person import Person
+from matching.core.domain.search_terms import person_terms
 from matching.core.ml import artifacts
 from matching.core.retrieval.candidates import KIND, Candidate, CandidateIndex
 from matching.core.retrieval.index import IndexParams, VectorIndex
@@ -382,3 +383,33 @@ def test_snapshot_round_trip_keeps_search_results(tmp_path: Path) -> None:
         a = _ids(ci.search(ip.embedding, 20, ip.person))
         b = _ids(loaded.search(ip.embedding, 20, ip.person))
         assert a == b
+
+
+# -- hybrid: named terms first ----------------------------------------------------------------
+
+
+def test_named_terms_take_the_pool_before_closer_people_without_them(
+    built: CandidateIndex, people: list[IndexedPerson]
+) -> None:
+    """Tiers: the best by cosine with all named terms, then with some, then the rest."""
+    named = (frozenset({"i:chess"}), frozenset({"r:engineer"}))
+    filters = SearchFilters(named=named)
+    q = unit_vectors(1, DIM, seed=99)[0]
+    vectors = np.stack([p.embedding for p in people])
+    terms = [sum(g <= _terms(p.person) for g in named) for p in people]  # named terms each has
+    k = 5
+    found = built.search(q, k, filters=filters)
+    tiers = [sum(g <= _terms(c.person) for g in named) for c in found]
+    assert tiers == sorted(tiers, reverse=True)  # all, then some, then none
+    for need in (2, 1, 0):
+        rows = [i for i, t in enumerate(terms) if t == need]
+        best = sorted(rows, key=lambda i: -float(vectors[i] @ q))[:k]
+        got = [c for c in found if sum(g <= _terms(c.person) for g in named) == need]
+        assert {c.person.user_id for c in got} == {people[i].person.user_id for i in best}
+    assert 0 < tiers.count(2) and 0 < tiers.count(0)  # the premise: every tier is there
+    plain = built.search(q, k)  # without terms: cosine only, the usual k
+    assert len(plain) == k
+
+
+def _terms(p: Person) -> frozenset[str]:
+    return person_terms(p)

@@ -54,6 +54,10 @@ def _rows(mask: np.ndarray) -> set[int]:
 # -- the exact rule, pair by pair; the mask must agree where no hashed bits collide ----------
 
 P = make_prefs
+# "hikers who are engineers": an interest and a role, both required, or at least one
+NAMED = (frozenset({"i:hiking"}), frozenset({"r:engineer"}))
+NAMED_ALL = SearchFilters(named=NAMED, min_named=2)
+NAMED_ONE = SearchFilters(named=NAMED, min_named=1)
 SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
     ("no preferences", {}, {}, True),
     # languages, industries, job levels and company sizes: B must have one of A's wishes
@@ -179,6 +183,35 @@ SCENARIOS: list[tuple[str, dict[str, Any], dict[str, Any], bool]] = [
         {"latitude": None, "longitude": None, "prefs": P(distance_km=1.0)},
         True,
     ),
+    # show_me: genders wanted, two-sided; empty shows everyone
+    ("show_me women, B a woman", {"prefs": P(show_me=["female"])}, {"gender": "female"}, True),
+    ("show_me women, B a man", {"prefs": P(show_me=["female"])}, {"gender": "male"}, False),
+    ("show_me women, B's gender unknown", {"prefs": P(show_me=["female"])}, {}, False),
+    (
+        "show_me two genders",
+        {"prefs": P(show_me=["female", "non_binary"])},
+        {"gender": "non_binary"},
+        True,
+    ),
+    (
+        "B's show_me excludes A",
+        {"gender": "male"},
+        {"gender": "female", "prefs": P(show_me=["female"])},
+        False,
+    ),
+    (
+        "each shows the other",
+        {"gender": "female", "prefs": P(show_me=["male"])},
+        {"gender": "male", "prefs": P(show_me=["female"])},
+        True,
+    ),
+    (
+        "one side fits, the other not",
+        {"gender": "female", "prefs": P(show_me=["male"])},
+        {"gender": "male", "prefs": P(show_me=["male"])},
+        False,
+    ),
+    ("no show_me on either side", {"gender": "other"}, {"gender": None}, True),
 ]
 
 
@@ -350,6 +383,22 @@ def test_hashed_bits_may_let_extra_rows_through_but_never_drop_one() -> None:
         # a radius around no point, or a point without a radius, filters nobody
         (SearchFilters(latitude=BERLIN[0], max_distance_km=1.0), {"city": "paris"}, True),
         (SearchFilters(*BERLIN), {"city": "paris"}, True),
+        # what a prompt names: "one of these" per field
+        (SearchFilters(genders=frozenset({"female"})), {"gender": "female"}, True),
+        (SearchFilters(genders=frozenset({"female"})), {"gender": "male"}, False),
+        (SearchFilters(genders=frozenset({"female"})), {"gender": None}, False),
+        (SearchFilters(job_levels=frozenset({"founder", "vp"})), {"job_level": "vp"}, True),
+        (SearchFilters(job_levels=frozenset({"founder"})), {"job_level": "senior"}, False),
+        (SearchFilters(industries=frozenset({"fintech"})), {"industry": "fintech"}, True),
+        (SearchFilters(industries=frozenset({"fintech"})), {"industry": None}, False),
+        (SearchFilters(languages=frozenset({"german"})), {"languages": ["german"]}, True),
+        (SearchFilters(languages=frozenset({"german"})), {"languages": ["french"]}, False),
+        (NAMED_ALL, {"interests": ["hiking"], "job_title": "Senior Engineer"}, True),
+        (NAMED_ALL, {"interests": ["hiking"], "job_title": "Engineering Manager"}, False),
+        (NAMED_ALL, {"interests": [], "skills": ["hiking"], "job_title": "engineers"}, True),
+        (NAMED_ONE, {"interests": ["chess"], "job_title": "Engineer"}, True),
+        (NAMED_ONE, {"interests": ["chess"], "job_title": None}, False),
+        (dataclasses.replace(NAMED_ONE, min_named=0), {"interests": []}, True),
     ],
 )
 def test_search_filters(filters: SearchFilters, person_kw: dict[str, Any], expected: bool) -> None:
@@ -447,6 +496,7 @@ def _criteria() -> dict[str, tuple[str, ...]]:
         "company_sizes": ("company_sizes",),
         "exclude_colleagues": ("exclude_colleagues",),
         "exclude_competitors": ("exclude_competitors",),
+        "show_me": ("show_me",),
     }
 
 
@@ -496,6 +546,30 @@ def test_mask_with_search_filters_is_a_superset(
     assert _rows(store.mask_for(None, filters)) == only_filters  # no hashing involved
     assert 0 < len(only_filters) < len(population)
     for requester in population[::4]:
+        allowed = _rows(store.mask_for(requester, filters))
+        exact = _exact_rows(store, functools.partial(mutually_acceptable, requester))
+        assert exact & only_filters <= allowed
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        SearchFilters(genders=frozenset({"female", "non_binary"})),
+        SearchFilters(job_levels=frozenset({"senior", "founder"}), languages=frozenset({"german"})),
+        SearchFilters(industries=frozenset({"fintech", "media"})),
+        dataclasses.replace(NAMED_ALL, named=(frozenset({"i:chess"}), frozenset({"r:engineer"}))),
+        dataclasses.replace(NAMED_ONE, named=(frozenset({"i:chess"}), frozenset({"g:hiring"}))),
+    ],
+)
+def test_mask_of_named_filters_is_a_superset(
+    population: list[Person], filters: SearchFilters
+) -> None:
+    """Hashed fields (industries, languages, terms) may let extra rows through, never drop."""
+    store = _store(population)
+    only_filters = _exact_rows(store, filters.accepts)
+    assert 0 < len(only_filters) < len(population)
+    assert only_filters <= _rows(store.mask_for(None, filters))
+    for requester in population[::8]:
         allowed = _rows(store.mask_for(requester, filters))
         exact = _exact_rows(store, functools.partial(mutually_acceptable, requester))
         assert exact & only_filters <= allowed

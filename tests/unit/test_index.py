@@ -11,7 +11,12 @@ import pytest
 from factories import unit_vectors
 
 from matching.core.retrieval.index import IndexKind, IndexParams, VectorIndex, set_threads
-from matching.core.retrieval.recall import exact_top_k, recall_at_k
+from matching.core.retrieval.recall import (
+    exact_top_k,
+    recall_at_k,
+    recall_under_masks,
+    tie_aware_hits,
+)
 from matching.core.settings import IndexSettings, Settings
 
 
@@ -278,3 +283,65 @@ def test_recall_counts_misses() -> None:
     index = _flat(unit_vectors(50, 8))
     forgetful: Any = _Forgetful(index)
     assert recall_at_k(forgetful, unit_vectors(3, 8), k=5) == 0.0
+
+
+# -- ties ------------------------------------------------------------------------------------
+
+
+def _sparse_population(n_copies: int = 400, n_distinct: int = 130, dim: int = 32) -> np.ndarray:
+    """Many people with the same short profile text: a few vectors repeated hundreds of times."""
+    distinct = unit_vectors(n_distinct, dim, seed=21)
+    same = unit_vectors(3, dim, seed=22)
+    copies = same[np.arange(n_copies) % 3]
+    return np.concatenate([copies, distinct]).astype(np.float32)
+
+
+@pytest.mark.parametrize("keep", [1.0, 0.5, 0.1])
+def test_an_exact_index_over_identical_vectors_scores_one(keep: float) -> None:
+    x = _sparse_population()
+    index = _flat(x)
+    queries = x[::7]  # most of them one of the repeated vectors
+    assert recall_at_k(index, queries, k=10, keep=keep, seed=3) == 1.0
+
+
+def test_ties_were_the_premise_ids_of_the_exact_path_differ() -> None:
+    """Without tie-awareness the same exact index would read as missing neighbours."""
+    x = _sparse_population()
+    index = _flat(x)
+    mask = np.ones(len(x), dtype=bool)
+    id_hits = 0
+    for q in x[:30]:
+        found, _ = index.search(q, 10, mask)
+        id_hits += len(set(found.tolist()) & set(exact_top_k(x, q, 10, mask).tolist()))
+    assert id_hits < 30 * 10
+
+
+def test_a_row_below_the_kth_similarity_is_a_miss_even_among_ties() -> None:
+    x = np.array([[1, 0], [1, 0], [1, 0], [0, 1], [0.6, 0.8]], dtype=np.float32)
+    q = np.array([1, 0], dtype=np.float32)
+    mask = np.ones(5, dtype=bool)
+    assert tie_aware_hits(x, q, np.array([2, 1]), mask, k=2) == (2, 2)  # any two copies
+    assert tie_aware_hits(x, q, np.array([2, 4]), mask, k=2) == (1, 2)  # 0.6 < 1.0
+    assert tie_aware_hits(x, q, np.array([0, 0, 1]), mask, k=2) == (2, 2)  # duplicates once
+    assert tie_aware_hits(x, q, np.array([0, 1, 2]), mask, k=2) == (2, 2)  # capped at wanted
+    assert tie_aware_hits(x, q, np.array([-1, -1]), mask, k=2) == (0, 2)  # FAISS's padding
+
+
+def test_a_tied_row_outside_the_mask_is_a_miss() -> None:
+    x = np.array([[1, 0], [1, 0], [1, 0], [0, 1]], dtype=np.float32)
+    q = np.array([1, 0], dtype=np.float32)
+    mask = np.array([True, False, True, True])
+    assert tie_aware_hits(x, q, np.array([0, 1]), mask, k=2) == (1, 2)
+    assert tie_aware_hits(x, q, np.array([0, 2]), mask, k=2) == (2, 2)
+    assert tie_aware_hits(x, q, np.array([0]), np.zeros(4, dtype=bool), k=2) == (0, 0)
+
+
+def test_recall_under_given_masks(hnsw: VectorIndex, queries: np.ndarray) -> None:
+    """As under random filters: masks a caller made (here: every other row, a tenth)."""
+    rows = np.arange(N)
+    masks = [rows % 2 == 0 if i % 2 else rows % 10 == 3 for i in range(len(queries))]
+    assert recall_under_masks(hnsw, queries, masks, k=10) >= 0.95
+    forgetful: Any = _Forgetful(hnsw)
+    assert recall_under_masks(forgetful, queries[:3], masks[:3], k=10) == 0.0
+    empty = [np.zeros(N, dtype=bool)] * 2
+    assert recall_under_masks(hnsw, queries[:2], empty) == 1.0

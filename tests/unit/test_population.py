@@ -16,6 +16,7 @@ from uuid import UUID
 import pytest
 
 from matching.core.domain.profile import Preferences, ProfileIn
+from matching.core.domain.vocabulary_tables import ACTIVITY, INDUSTRY_TABLE
 from matching.devtools.population import (
     CITIES,
     COMPANIES,
@@ -29,7 +30,6 @@ from matching.devtools.population import (
     generate_population,
     theme_of,
 )
-from matching.devtools.population_vocab import ACTIVITY, INDUSTRY_TABLE
 
 pytestmark = pytest.mark.unit
 

@@ -404,6 +404,8 @@ THRESHOLD = 0.3
 PROMPTS = (
     PromptQuery("hiking and chess people in software near me", 52.52, 13.405, 60.0),
     PromptQuery("jazz startups fintech energy"),  # no place: no distance for anyone
+    # named terms rank first: an interest, and a role whose words must all be in a title
+    PromptQuery("chess players", named=(frozenset({"i:chess"}), frozenset({"r:engineer"}))),
 )
 
 

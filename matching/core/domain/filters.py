@@ -13,22 +13,38 @@ import numpy as np
 
 from matching.core.domain.geo import public_km
 from matching.core.domain.person import Person
+from matching.core.domain.search_terms import Group, hits, person_terms
 
 
 @dataclass(frozen=True, slots=True)
 class SearchFilters:
-    """Filters a search request adds on top of the people's own preferences."""
+    """Filters a search request adds on top of the people's own preferences: each set is
+    "one of these" (empty: any); `min_named` of the `named` term groups must be met."""
 
     latitude: float | None = None
     longitude: float | None = None
     max_distance_km: float | None = None
     age_min: int | None = None
     age_max: int | None = None
+    genders: frozenset[str] = frozenset()
+    job_levels: frozenset[str] = frozenset()
+    industries: frozenset[str] = frozenset()
+    languages: frozenset[str] = frozenset()
+    named: tuple[Group, ...] = ()
+    min_named: int = 0
 
     def accepts(self, b: Person) -> bool:
         if self.age_min is not None and (b.age is None or b.age < self.age_min):
             return False
         if self.age_max is not None and (b.age is None or b.age > self.age_max):
+            return False
+        if not (_in(b.gender, self.genders) and _in(b.job_level, self.job_levels)):
+            return False
+        if not _in(b.industry, self.industries):
+            return False
+        if self.languages and not (self.languages & b.languages):
+            return False
+        if self.min_named and hits(self.named, person_terms(b)) < self.min_named:
             return False
         if self.max_distance_km is None or self.latitude is None or self.longitude is None:
             return True
@@ -85,6 +101,8 @@ def accepts(a: Person, b: Person) -> bool:
     """Does `b` satisfy every hard preference of `a`?"""
     p = a.prefs
     if p.languages and not (p.languages & b.languages):
+        return False
+    if not _in(b.gender, p.show_me):
         return False
     if not (_in(b.industry, p.industries) and _in(b.job_level, p.job_levels)):
         return False

@@ -27,6 +27,7 @@ class PreferenceView:
     exclude_colleagues: bool = False
     exclude_competitors: bool = False
     weights: tuple[tuple[str, float], ...] = ()
+    show_me: frozenset[str] = frozenset()
 
     @classmethod
     def from_preferences(cls, prefs: Preferences) -> PreferenceView:
@@ -44,6 +45,7 @@ class PreferenceView:
             exclude_colleagues=prefs.exclude_colleagues,
             exclude_competitors=prefs.exclude_competitors,
             weights=tuple(sorted(weights.items())),
+            show_me=frozenset(prefs.show_me),
         )
 
 
@@ -66,6 +68,9 @@ class Person:
     age: int | None
     last_active_at: datetime
     prefs: PreferenceView
+    gender: str | None = None
+    skills: frozenset[str] = frozenset()
+    job_title: str | None = None
 
     @property
     def has_location(self) -> bool:
@@ -95,4 +100,7 @@ class Person:
             age=profile.age,
             last_active_at=last_active_at,
             prefs=PreferenceView.from_preferences(prefs),
+            gender=profile.gender,
+            skills=frozenset(profile.skills),
+            job_title=profile.job_title,
         )

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -36,6 +37,20 @@ CompanySize = Literal["1-10", "11-50", "51-200", "201-1000", "1001-5000", "5001+
 JOB_LEVELS: tuple[JobLevel, ...] = get_args(JobLevel)  # the CHECK order in 0001_profiles.sql
 COMPANY_SIZES: tuple[CompanySize, ...] = get_args(CompanySize)  # smallest first
 Gender = Literal["female", "male", "non_binary", "other", "prefer_not_to_say"]
+GENDERS: tuple[Gender, ...] = get_args(Gender)
+# The platform's company-size words, each a set of the stored bands (a partition: every band
+# belongs to exactly one word). Documented in docs/search.md and the README.
+CompanySizeName = Literal["startup", "small", "medium", "large", "enterprise"]
+COMPANY_SIZE_BANDS: dict[CompanySizeName, tuple[CompanySize, ...]] = {
+    "startup": ("1-10",),
+    "small": ("11-50",),
+    "medium": ("51-200",),
+    "large": ("201-1000", "1001-5000"),
+    "enterprise": ("5001+",),
+}
+# The platform's job levels (entry, mid, senior, executive, founder) are stored levels
+# themselves; the finer ones (intern, lead, manager, director, vp) stay accepted too.
+PLATFORM_JOB_LEVELS: tuple[JobLevel, ...] = ("entry", "mid", "senior", "executive", "founder")
 
 MAX_TAGS = 50
 
@@ -51,6 +66,28 @@ def both_coordinates(
     return longitude
 
 
+def company_size_bands(value: str) -> tuple[str, ...]:
+    """The stored bands a company size means: a band itself, or a platform word's bands."""
+    if value in COMPANY_SIZES:
+        return (value,)
+    return COMPANY_SIZE_BANDS.get(value, (value,))  # type: ignore[call-overload]
+
+
+def _expand_sizes(values: object) -> object:
+    """Platform words become their bands before validation; anything else is left to it."""
+    if not isinstance(values, list):
+        return values
+    out: dict[object, None] = {}
+    for value in values:
+        for band in company_size_bands(value) if isinstance(value, str) else (value,):
+            out.setdefault(band, None)
+    return list(out)
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
 def _normalise_tags(values: list[str]) -> list[str]:
     """Lower-case, trim and de-duplicate, keeping first-seen order (overlaps compare these)."""
     seen: dict[str, None] = {}
@@ -63,6 +100,12 @@ def _normalise_tags(values: list[str]) -> list[str]:
 
 Tag = Annotated[str, Field(min_length=1, max_length=60)]
 Tags = Annotated[list[Tag], Field(max_length=MAX_TAGS), AfterValidator(_normalise_tags)]
+CompanySizes = Annotated[
+    list[CompanySize],
+    Field(max_length=MAX_TAGS),
+    BeforeValidator(_expand_sizes, json_schema_input_type=list[CompanySize | CompanySizeName]),
+]
+ShowMe = Annotated[list[Gender], Field(max_length=len(GENDERS)), AfterValidator(_unique)]
 ShortText = Annotated[str, Field(min_length=1, max_length=200)]
 # The photo itself lives with the platform; the service keeps its address (has_photo).
 PhotoUrl = Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")]
@@ -85,7 +128,8 @@ class AlgorithmWeights(BaseModel):
 
 class Preferences(BaseModel):
     """Who a person wants to meet. Age, distance, languages, industries, job levels,
-    company sizes and the two exclusions are hard filters; interests and goals are soft."""
+    company sizes, show_me and the two exclusions are hard filters; interests and goals are
+    soft. Company sizes accept the platform's words (COMPANY_SIZE_BANDS)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -94,12 +138,15 @@ class Preferences(BaseModel):
     distance_km: float | None = Field(default=None, gt=0, le=20_000)
     industries: Tags = Field(default_factory=list)
     job_levels: list[JobLevel] = Field(default_factory=list, max_length=MAX_TAGS)
-    company_sizes: list[CompanySize] = Field(default_factory=list, max_length=MAX_TAGS)
+    company_sizes: CompanySizes = Field(default_factory=list)
     interests: Tags = Field(default_factory=list)
     networking_goals: Tags = Field(default_factory=list)
     languages: Tags = Field(default_factory=list)
     exclude_colleagues: bool = False
     exclude_competitors: bool = False
+    show_me: ShowMe = Field(
+        default_factory=list, description="Genders this person wants to see; empty: everyone"
+    )
     algorithm_weights: AlgorithmWeights | None = None
 
     @field_validator("age_max")

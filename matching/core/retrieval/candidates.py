@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -108,7 +108,30 @@ class CandidateIndex:
         exclude: Iterable[UUID] = (),
     ) -> list[Candidate]:
         """Top-k by cosine among people who pass every hard filter, exactly, leaving out
-        `exclude` (already swiped, matched or blocked) before the search, not after."""
+        `exclude` (already swiped, matched or blocked) before the search, not after.
+
+        With named terms (`filters.named`) it is hybrid: the best by cosine among people
+        with all of them first, then with some, then the rest, up to k each, so that nobody
+        who has what a prompt names is left out of the pool by vaguer, closer profiles."""
+        skip = set(exclude)
+        if filters is None or not filters.named or filters.min_named:
+            return self._search(query, k, requester, filters, skip)
+        out: list[Candidate] = []
+        for need in sorted({len(filters.named), 1, 0}, reverse=True):
+            tier = replace(filters, min_named=need)
+            found = self._search(query, k, requester, tier, skip)
+            skip.update(c.person.user_id for c in found)
+            out += found
+        return out
+
+    def _search(
+        self,
+        query: np.ndarray,
+        k: int,
+        requester: Person | None,
+        filters: SearchFilters | None,
+        exclude: Iterable[UUID],
+    ) -> list[Candidate]:
         mask = self.store.mask_for(requester, filters)
         for user_id in exclude:
             row = self.store.row_of.get(user_id)

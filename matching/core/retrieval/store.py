@@ -22,9 +22,11 @@ import numpy as np
 from matching.core.domain.filters import SearchFilters
 from matching.core.domain.geo import cell_centre, cos_of_distance, unit_vector
 from matching.core.domain.person import Person
-from matching.core.domain.profile import CompanySize, JobLevel
+from matching.core.domain.profile import GENDERS, CompanySize, JobLevel
+from matching.core.domain.search_terms import person_terms
 
 _JOB_LEVEL_BIT = {v: 1 << i for i, v in enumerate(get_args(JobLevel))}
+_GENDER_BIT: dict[str, int] = {v: 1 << i for i, v in enumerate(GENDERS)}
 _SIZE_BIT = {v: 1 << i for i, v in enumerate(get_args(CompanySize))}
 _ANY_DISTANCE = -2.0  # below any cosine: "no radius"
 _SLACK_KM = 0.01  # float rounding at the radius must not drop someone exactly on it
@@ -39,6 +41,8 @@ _COLUMNS: dict[str, tuple[type, object]] = {
     "job_bit": (np.uint64, 0),
     "size_bit": (np.uint64, 0),
     "lang_bits": (np.uint64, 0),
+    "gender_bit": (np.uint64, 0),
+    "term_bits": (np.uint64, 0),
     "p_age_min": (np.float64, -np.inf),
     "p_age_max": (np.float64, np.inf),
     "p_cos": (np.float64, _ANY_DISTANCE),
@@ -46,6 +50,7 @@ _COLUMNS: dict[str, tuple[type, object]] = {
     "p_industries": (np.uint64, 0),
     "p_jobs": (np.uint64, 0),
     "p_sizes": (np.uint64, 0),
+    "p_show_me": (np.uint64, 0),
     "x_colleagues": (np.bool_, False),
     "x_competitors": (np.bool_, False),
 }
@@ -191,6 +196,8 @@ def _row_values(p: Person) -> dict[str, object]:
         "job_bit": _JOB_LEVEL_BIT.get(p.job_level or "", 0),
         "size_bit": _SIZE_BIT.get(p.company_size or "", 0),
         "lang_bits": bits(p.languages),
+        "gender_bit": _GENDER_BIT.get(p.gender or "", 0),
+        "term_bits": bits(person_terms(p)),
         "p_age_min": -np.inf if pr.age_min is None else float(pr.age_min),
         "p_age_max": np.inf if pr.age_max is None else float(pr.age_max),
         # A radius without a location of one's own filters nobody (as in filters.accepts).
@@ -199,9 +206,22 @@ def _row_values(p: Person) -> dict[str, object]:
         "p_industries": bits(pr.industries),
         "p_jobs": sum(_JOB_LEVEL_BIT[j] for j in pr.job_levels),
         "p_sizes": sum(_SIZE_BIT[s] for s in pr.company_sizes),
+        "p_show_me": _gender_bits(pr.show_me),
         "x_colleagues": pr.exclude_colleagues,
         "x_competitors": pr.exclude_competitors,
     }
+
+
+def _gender_bits(genders: frozenset[str]) -> int:
+    return sum(_GENDER_BIT[g] for g in genders)
+
+
+def _any_bits(col: np.ndarray, wanted: int) -> np.ndarray:
+    """Rows with one of `wanted`'s bits; all rows when nothing is wanted."""
+    if not wanted:
+        return np.ones(len(col), dtype=bool)
+    out: np.ndarray = (col & np.uint64(wanted)) != 0
+    return out
 
 
 def _dots(xyz: np.ndarray, lat: float, lon: float) -> np.ndarray:
@@ -217,6 +237,16 @@ def _filter_mask(c: dict[str, np.ndarray], xyz: np.ndarray, f: SearchFilters) ->
     if f.max_distance_km is not None and f.latitude is not None and f.longitude is not None:
         dots = _dots(xyz, f.latitude, f.longitude)
         mask &= c["has_loc"] & (dots >= _radius_cos(f.max_distance_km))
+    mask &= _any_bits(c["gender_bit"], _gender_bits(f.genders))
+    mask &= _any_bits(c["job_bit"], sum(_JOB_LEVEL_BIT[j] for j in f.job_levels))
+    mask &= _any_bits(c["industry_bit"], bits(f.industries))
+    mask &= _any_bits(c["lang_bits"], bits(f.languages))
+    if f.min_named >= len(f.named) > 0:  # every group's every part
+        for group in f.named:
+            wanted = np.uint64(bits(group))
+            mask &= (c["term_bits"] & wanted) == wanted
+    elif f.min_named > 0:  # a superset of "at least one group"
+        mask &= _any_bits(c["term_bits"], bits(frozenset().union(*f.named)))
     return mask
 
 
@@ -235,6 +265,7 @@ def _requester_side(c: dict[str, np.ndarray], xyz: np.ndarray, r: Person) -> np.
         ("industry_bit", bits(p.industries)),
         ("job_bit", sum(_JOB_LEVEL_BIT[j] for j in p.job_levels)),
         ("size_bit", sum(_SIZE_BIT[s] for s in p.company_sizes)),
+        ("gender_bit", _gender_bits(p.show_me)),
     ):
         if wanted:
             mask &= (c[col] & np.uint64(wanted)) != 0
@@ -256,6 +287,7 @@ def _candidate_side(c: dict[str, np.ndarray], xyz: np.ndarray, r: Person) -> np.
         ("p_industries", bit(r.industry)),
         ("p_jobs", _JOB_LEVEL_BIT.get(r.job_level or "", 0)),
         ("p_sizes", _SIZE_BIT.get(r.company_size or "", 0)),
+        ("p_show_me", _GENDER_BIT.get(r.gender or "", 0)),
     ):
         mask &= (c[col] == 0) | ((c[col] & np.uint64(mine)) != 0)
     return mask & ~_excluded_by_company(c, r, c["x_colleagues"], c["x_competitors"])

@@ -25,7 +25,7 @@ PROFILE_FIELDS = (
 PREFERENCE_FIELDS = (
     "age_min", "age_max", "distance_km", "industries", "job_levels", "company_sizes",
     "interests", "networking_goals", "languages", "exclude_colleagues", "exclude_competitors",
-    "algorithm_weights",
+    "algorithm_weights", "show_me",
 )  # fmt: skip
 _UPSERT_PROFILE = f"""
 INSERT INTO profiles (id, {", ".join(PROFILE_FIELDS)})
@@ -220,6 +220,9 @@ def person_from_row(row: asyncpg.Record) -> Person:
         age=row["age"],
         last_active_at=row["last_active_at"],
         prefs=PreferenceView.from_preferences(prefs),
+        gender=row["gender"],
+        skills=frozenset(row["skills"]),
+        job_title=row["job_title"],
     )
 
 

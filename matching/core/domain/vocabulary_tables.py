@@ -1,4 +1,5 @@
-"""Vocabulary tables for the demo population generator (`matching.devtools.population`).
+"""Vocabulary tables of the demo population: its generator (`matching.devtools.population`)
+and the search vocabulary (`matching.core.domain.vocabulary`) read them.
 
 Everything here is fictitious but shaped like real data: industries with their roles, skills
 and companies, cities with coordinates and languages, interests grouped in themes, networking
