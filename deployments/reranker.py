@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from matching.core.domain import prompt as prompt_terms
-from matching.core.domain.exposure import damp_popularity
+from matching.core.domain.exposure import damp_exposure
 from matching.core.domain.geo import public_km_array
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
@@ -96,6 +96,10 @@ class Reranker:
     def version(self) -> str:
         return self._live.version
 
+    @property
+    def exposure_damping(self) -> float:
+        return self._settings.exposure_damping
+
     def reconfigure(self, config: dict[str, Any]) -> None:
         """user_config: {"weights": {factor: w}} swaps the default weights;
         {"model_version": V | None} loads model V from the registry (None: weighted only).
@@ -167,8 +171,8 @@ class Reranker:
         if probs is not None and live.model is not None:
             key = probs[0] * probs[1]  # with_probabilities' rule, in arrays
             shown = np.sqrt(key)
-            popularity = live.model.popularity(people)  # the final step: fair exposure
-            key = damp_popularity(key, popularity, self._settings.exposure_damping)
+            exposure = live.model.exposure(people)  # the final step: fair exposure
+            key = damp_exposure(key, exposure, self._settings.exposure_damping)
         events = _events_of(people, shared_events or {})
         bonus = np.zeros(len(people))
         for i, names in events.items():

@@ -18,7 +18,7 @@ from deployments.reranker import (
     with_probabilities,
 )
 from matching.core.domain import prompt as prompt_terms
-from matching.core.domain.exposure import POPULARITY_MAX, POPULARITY_MIN
+from matching.core.domain.exposure import EXPOSURE_MAX, EXPOSURE_MIN
 from matching.core.domain.filters import distance_between, person_distance_km
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
@@ -105,12 +105,16 @@ class ScalarReranker:
             with_probabilities(match, float(mine), float(theirs), self.model.algorithm_version)
 
     def _damped(self, match: RankedMatch) -> float:
-        """The sort key over b's popularity (like rate received over the prior) ** damping."""
+        """The sort key over b's relative exposure (smoothed swipes received over the mean
+        of everyone the model has stats for) ** damping."""
         assert self.model is not None
         stats = self.model.stats
-        rate = stats.get(UUID(match.user_id)).like_rate_received / stats.prior_rate
-        popularity = min(max(rate, POPULARITY_MIN), POPULARITY_MAX)
-        return match.sort_key / popularity**self.damping
+        counts = [c[3] for c in stats.counts.values()]
+        mean = sum(counts) / len(counts) if counts else 0.0
+        k = stats.prior_strength
+        received = stats.get(UUID(match.user_id)).swipes_received
+        exposure = min(max((k + received) / (k + mean), EXPOSURE_MIN), EXPOSURE_MAX)
+        return match.sort_key / exposure**self.damping
 
     def weighted(
         self,

@@ -516,3 +516,27 @@ def test_ranking_equals_the_per_pair_reference(
                 _same(got, reference.rank_for_prompt(query, who, candidates, 20, NOW))
     assert dropped > 0 and boosted > 0  # the threshold and the event boost both took part
     assert versions == {"gbm-v1" if learned else WEIGHTED_VERSION}
+
+
+def test_exposure_damping_moves_the_most_exposed_down(
+    model_root: Path, population: list[Person]
+) -> None:
+    """The same candidates, undamped and damped: the damped top 10 was shown less before."""
+    model = CompatibilityModel.load(
+        model_root / "models" / "v1", collab.load(model_root / collab.KIND / "c1")
+    )
+    requester = population[3]
+    candidates = [Candidate(p, 0.5, 0.5) for p in population[20:220]]
+    exposure = dict(
+        zip(
+            [str(c.person.user_id) for c in candidates],
+            model.exposure([c.person for c in candidates]).tolist(),
+            strict=True,
+        )
+    )
+    means = []
+    for damping in (0.0, 2.0):
+        reranker, _ = _pinned(model_root, True, damping)
+        top = reranker.rank(requester, candidates, 10)
+        means.append(np.mean([exposure[m.user_id] for m in top]))
+    assert means[1] < means[0]

@@ -24,6 +24,7 @@ import numpy as np
 import sklearn
 from threadpoolctl import ThreadpoolController
 
+from matching.core.domain.exposure import relative_exposure
 from matching.core.domain.person import Person
 from matching.core.ml import artifacts
 from matching.core.ml import collab as collab_signals
@@ -109,6 +110,8 @@ class CompatibilityModel:
         self._estimator = estimator
         self._stats = stats
         self.collab = collab
+        counts = [c[3] for c in stats.counts.values()]
+        self._mean_received = float(np.mean(counts)) if counts else 0.0
         # A request's few hundred rows predict fastest on one OpenMP thread; more threads
         # spin-wait against FAISS and torch in the same replica (10x slower when contended).
         self._threads = ThreadpoolController()
@@ -183,12 +186,13 @@ class CompatibilityModel:
     def stats_for(self, user_id: UUID) -> UserStats:
         return self._stats.get(user_id)
 
-    def popularity(self, people: Sequence[Person]) -> np.ndarray:
-        """Each person's smoothed like rate received over the population's: 1 is average,
-        and people without history get exactly 1 (the prior)."""
-        prior = self._stats.prior_rate or 1.0
-        rates = [self._stats.get(p.user_id).like_rate_received for p in people]
-        return np.asarray(rates, dtype=np.float64) / prior
+    def exposure(self, people: Sequence[Person]) -> np.ndarray:
+        """Each person's swipes received as of the cutoff, smoothed, over the population's
+        mean (matching.core.domain.exposure): 1 is average."""
+        received = [self._stats.get(p.user_id).swipes_received for p in people]
+        return relative_exposure(
+            np.asarray(received), self._mean_received, self._stats.prior_strength
+        )
 
     def collab_sides(
         self, a: Person | Sequence[Person], candidates: Sequence[Person]
