@@ -161,7 +161,7 @@ def exposure_counts(ids: Sequence[UUID], population: Mapping[UUID, Any]) -> np.n
     return counts
 
 
-DAMPINGS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0)  # the curve's settings
+DAMPINGS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0)  # the curve's settings
 
 
 def exposure_curve(

@@ -124,7 +124,7 @@ def evaluate_window(
         metrics[f"{name}_gini"] = round(gini(counts), 6)
     metrics["exposure_damping"] = reranker.exposure_damping
     metrics["exposure_curve"] = exposure_curve(sc, history, reranker)
-    metrics["fair_exposure"] = fair_exposure(metrics)
+    metrics["fair_exposure"] = list(fair_exposure(metrics))  # as metrics.json has it
     curves = {
         "roc": {
             "learned": roc_curve(sc.liked, sc.p_ab)[:2],

@@ -63,7 +63,7 @@ class TrainConfig:
     seed: int = 7
     threads: int = 1  # OpenMP threads while fitting (0: all cores; they spin-wait if shared)
     embedding_model_version: str | None = None  # None: the configured embedder's
-    collab: bool = True  # serve with the like-graph features (when a collab artifact exists)
+    collab: bool = False  # serve with the like-graph features: they did not win (docs/learning.md)
     collab_version: str | None = None  # None: the newest (`matching jobs collab`)
     collab_folds: int = 3  # training rows read factors fitted without their own fold
 
