@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from matching.core.domain import prompt as prompt_terms
+from matching.core.domain.exposure import damp_exposure
 from matching.core.domain.geo import public_km_array
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
@@ -97,6 +98,10 @@ class Reranker:
     def version(self) -> str:
         return self._live.version
 
+    @property
+    def exposure_damping(self) -> float:
+        return self._settings.exposure_damping
+
     def reconfigure(self, config: dict[str, Any]) -> None:
         """user_config: {"weights": {factor: w}} swaps the default weights;
         {"model_version": V | None} loads model V from the registry (None: weighted only).
@@ -125,23 +130,16 @@ class Reranker:
         model = None
         if wanted is not None:
             from matching.core.ml.artifacts import ArtifactMismatch
-            from matching.core.ml.model import (
-                FEATURES_FILE,
-                MODEL_FILE,
-                STATS_FILE,
-                CompatibilityModel,
-            )
+            from matching.core.ml.model import CompatibilityModel
             from matching.core.ml.registry import Registry
 
             registry = Registry.from_settings(self._registry_settings)
-            required = (MODEL_FILE, FEATURES_FILE, STATS_FILE)
-            try:
-                folder = registry.trusted_copy("models", str(wanted), required)
+            try:  # the model and the collaborative factors it was trained with
+                model = CompatibilityModel.from_registry(registry, str(wanted))
             except ArtifactMismatch as exc:
                 log.error("refusing model %s, serving %s: %s", wanted, live.version, exc)
                 self._refused = {"model_version": wanted, "reason": str(exc)}
                 return live
-            model = CompatibilityModel.load(folder)
         self._refused = None
         return replace(live, model=model, model_version=wanted)
 
@@ -172,9 +170,11 @@ class Reranker:
         s = self._scores(live, requester, people, sims, now)
         shown, key = s.score, s.score
         probs = _probabilities(live.model, requester, people, sims, now)
-        if probs is not None:
+        if probs is not None and live.model is not None:
             key = probs[0] * probs[1]  # with_probabilities' rule, in arrays
             shown = np.sqrt(key)
+            exposure = live.model.exposure(people)  # the final step: fair exposure
+            key = damp_exposure(key, exposure, self._settings.exposure_damping)
         events = _events_of(people, shared_events or {})
         bonus = np.zeros(len(people))
         for i, names in events.items():
@@ -184,6 +184,7 @@ class Reranker:
             match = _weighted_at(requester, people[i], s, i, live.weighted_version)
             if probs is not None:
                 with_probabilities(match, float(probs[0][i]), float(probs[1][i]), live.version)
+                match.sort_key = float(key[i])  # damped
             boost(match, events.get(i, []))
             out.append(match)
         return out

@@ -35,11 +35,12 @@ JOBS: dict[str, str] = {
     "features": "training.features",
     "embed": "training.embed",
     "build-index": "training.build_index",
+    "collab": "training.collab",
     "train": "training.train",
     "evaluate": "training.evaluate",
 }
 # `matching jobs all`: in this order, each one's outputs are the next one's inputs
-PIPELINE: tuple[str, ...] = ("features", "embed", "build-index", "train", "evaluate")
+PIPELINE: tuple[str, ...] = ("features", "embed", "build-index", "collab", "train", "evaluate")
 # Package data beside this module: the installed wheel has them, not only a source checkout.
 CONFIG_PACKAGE, CONFIG_FOLDER = "training", "configs"
 

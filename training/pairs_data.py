@@ -9,7 +9,7 @@ saw them just before the swipe (`History.person_at`), not as they are now.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +19,14 @@ import asyncpg
 import numpy as np
 
 from matching.core.domain.person import Person
-from matching.core.ml.pairs import PAIR_FEATURES, FeatureParams, StatsTable, UserStats, pair_matrix
+from matching.core.ml.pairs import (
+    PAIR_FEATURES,
+    CollabSides,
+    FeatureParams,
+    StatsTable,
+    UserStats,
+    pair_matrix,
+)
 from matching.core.storage.profiles import fetch_people
 
 _SWIPES = """
@@ -222,11 +229,13 @@ def build_rows(
     point_in_time: bool,
     mutual_weight: float = 1.0,
     mutual_before: datetime | None = None,
+    collab: Callable[[Sequence[Swipe]], CollabSides] | None = None,
 ) -> PairRows:
     """Feature rows for `swipes`, grouped by swiper, oldest first. Behaviour stats are
     `stats` (held-out rows: as of the cutoff, like serving), or with `point_in_time` each
     row's own as-of counts (training rows; `stats` gives only the prior). A like that was
-    mutual before `mutual_before` weighs `mutual_weight`."""
+    mutual before `mutual_before` weighs `mutual_weight`. `collab` gives a group of swipes'
+    collaborative rows (training/collab_features.py); None: everyone cold."""
     ordered_by_time = sorted(swipes, key=lambda s: s.at)
     if point_in_time:
         known = _as_of(ordered_by_time, stats)
@@ -248,6 +257,7 @@ def build_rows(
                 [known[i][1] for i in idx],
                 [s.at for s in group],
                 params,
+                collab=None if collab is None else collab(group),
             )
         )
         ordered.extend(group)

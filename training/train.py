@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
+import joblib
 import numpy as np
 import sklearn
 from sklearn.calibration import CalibratedClassifierCV
@@ -23,11 +24,12 @@ from threadpoolctl import ThreadpoolController
 
 from matching.core.ml import artifacts
 from matching.core.ml.embedding import model_path, model_version
-from matching.core.ml.model import KIND, CompatibilityModel
-from matching.core.ml.pairs import PAIR_FEATURES, FeatureParams, StatsTable
+from matching.core.ml.model import KIND, TWIN_FILE, CompatibilityModel
+from matching.core.ml.pairs import PAIR_FEATURES, FeatureParams, StatsTable, without_collab
 from matching.core.ml.registry import Registry
 from matching.core.settings import Settings
 from matching.core.storage.db import connect
+from training.collab_features import Published, load_published, out_of_fold, published_sides
 from training.jobs import JobError
 from training.pairs_data import History, PairRows, Window, build_rows, load_history, time_window
 
@@ -61,6 +63,9 @@ class TrainConfig:
     seed: int = 7
     threads: int = 1  # OpenMP threads while fitting (0: all cores; they spin-wait if shared)
     embedding_model_version: str | None = None  # None: the configured embedder's
+    collab: bool = False  # serve with the like-graph features: they did not win (docs/learning.md)
+    collab_version: str | None = None  # None: the newest (`matching jobs collab`)
+    collab_folds: int = 3  # training rows read factors fitted without their own fold
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any] | None) -> TrainConfig:
@@ -77,13 +82,22 @@ class TrainConfig:
             default = getattr(defaults, name)
             kind = str if default is None else type(default)
             try:
-                values[name] = None if value is None else kind(value)
+                values[name] = None if value is None else _as(kind, value)
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{name}: {value!r} is not a {kind.__name__}") from exc
         cfg = cls(**values)
-        if cfg.test_days <= 0 or cfg.calibration_folds < 2:
-            raise ValueError("test_days must be > 0 and calibration_folds >= 2")
+        if cfg.test_days <= 0 or cfg.calibration_folds < 2 or cfg.collab_folds < 2:
+            raise ValueError("test_days must be > 0, calibration_folds and collab_folds >= 2")
         return cfg
+
+
+def _as(kind: type, value: Any) -> Any:
+    """A config value as its field's type ("false" is a false bool, not a true string)."""
+    if kind is bool and isinstance(value, str):
+        if value.lower() not in ("true", "false"):
+            raise ValueError(value)
+        return value.lower() == "true"
+    return kind(value)
 
 
 def like_metrics(labels: np.ndarray, p_like: np.ndarray) -> dict[str, float]:
@@ -152,13 +166,21 @@ def check_enough(train: PairRows, test: PairRows, n: int, cfg: TrainConfig) -> N
         raise InsufficientHistory("too little history to train: " + "; ".join(problems), counts)
 
 
-def _datasets(
-    history: History, cfg: TrainConfig, params: FeatureParams
-) -> tuple[Window, StatsTable, PairRows, PairRows]:
+def _window(history: History, cfg: TrainConfig) -> Window:
     window = time_window(history.swipes, cfg.test_days)
     if window is None:
         msg = "too little history to train: no swipes between people with embeddings"
         raise InsufficientHistory(msg, _counts(None, None, 0, cfg))
+    return window
+
+
+def _datasets(
+    history: History,
+    cfg: TrainConfig,
+    params: FeatureParams,
+    window: Window,
+    published: Published | None,
+) -> tuple[StatsTable, PairRows, PairRows]:
     train_swipes, test_swipes = window.split(history.swipes)
     # Behaviour statistics from the past only: the held-out window must not leak into them,
     # and a training row sees only the swipes before it.
@@ -172,18 +194,52 @@ def _datasets(
         point_in_time=True,
         mutual_weight=cfg.mutual_weight,
         mutual_before=window.cutoff,
+        collab=None
+        if published is None
+        else out_of_fold(train_swipes, published.params, cfg.collab_folds, cfg.seed),
     )
-    test = build_rows(history, test_swipes, stats, params, point_in_time=False)
+    held_out = None if published is None else published_sides(published.factors)
+    test = build_rows(history, test_swipes, stats, params, point_in_time=False, collab=held_out)
     check_enough(train, test, len(history.swipes), cfg)
-    return window, stats, train, test
+    return stats, train, test
+
+
+def _plain(rows: PairRows) -> PairRows:
+    return replace(rows, features=without_collab(rows.features))
+
+
+def _fit_both(
+    train: PairRows, cfg: TrainConfig, published: Published | None
+) -> tuple[Any, Any | None, bool]:
+    """(the model, its twin with the other choice of collaborative features or None, whether
+    the model uses them): the evaluation compares the two on the held-out window."""
+    if published is None:
+        return fit(train, cfg), None, False
+    if cfg.collab:
+        return fit(train, cfg), fit(_plain(train), cfg), True
+    return fit(_plain(train), cfg), fit(train, cfg), False
+
+
+def _collab_manifest(published: Published | None, used: bool, cfg: TrainConfig) -> dict[str, Any]:
+    if published is None:
+        return {"collab_version": None, "collab": None}
+    about = {"version": published.version, "cutoff": published.cutoff.isoformat()}
+    return {
+        "collab_version": published.version if used else None,
+        "collab": {**about, "used": used, "folds": cfg.collab_folds},
+        "twin": {"file": TWIN_FILE, "collab_version": None if used else published.version},
+    }
 
 
 def train_on(history: History, settings: Settings, cfg: TrainConfig, embedder: str) -> Path:
     """Fit on `history` and publish the artifact; returns its folder."""
     params = FeatureParams.from_settings(settings.matching)
-    window, stats, train, test = _datasets(history, cfg, params)
-    estimator = fit(train, cfg)
-    metrics = like_metrics(test.labels, estimator.predict_proba(test.features)[:, 1])
+    window = _window(history, cfg)
+    published = load_published(settings, cfg.collab_version, window.cutoff)
+    stats, train, test = _datasets(history, cfg, params, window, published)
+    estimator, twin, used = _fit_both(train, cfg, published)
+    served = test if used else _plain(test)
+    metrics = like_metrics(test.labels, estimator.predict_proba(served.features)[:, 1])
     weighted = test.features[:, PAIR_FEATURES.index("ab_score")]
     metrics["weighted_like_auc"] = round(float(roc_auc_score(test.labels, weighted)), 6)
     version = artifacts.new_version()
@@ -208,10 +264,14 @@ def train_on(history: History, settings: Settings, cfg: TrainConfig, embedder: s
         },
         "config": asdict(cfg),
         "metrics": metrics,
+        **_collab_manifest(published, used, cfg),
     }
-    model = CompatibilityModel(estimator, stats, params, manifest)
+    factors = published.factors if used and published is not None else None
+    model = CompatibilityModel(estimator, stats, params, manifest, factors)
     tmp = artifacts.staging(settings.index.artifacts_dir, KIND, version)
     model.save(tmp)
+    if twin is not None:
+        joblib.dump(twin, tmp / TWIN_FILE)
     folder = artifacts.publish(tmp, manifest)
     Registry.from_settings(settings).push(KIND, folder)
     return folder

@@ -241,6 +241,9 @@ class MatchingSettings(_Group):
     monitor_decision: float = _env("MATCHING_MONITOR_DECISION", 0.5, gt=0, lt=1)
     monitor_min_accuracy: float = _env("MATCHING_MONITOR_MIN_ACCURACY", 0.6, ge=0, le=1)
     monitor_min_outcomes: int = _env("MATCHING_MONITOR_MIN_OUTCOMES", 50, ge=1)
+    # A learned ranking's exposure damping (matching.core.domain.exposure): 0 off; the
+    # default is the evaluation's measured choice (docs/learning.md).
+    exposure_damping: float = _env("MATCHING_EXPOSURE_DAMPING", 1.0, ge=0, le=4)
     weight_profile: float = _env("ALGORITHM_WEIGHTS_PROFILE", 0.3, ge=0, le=1)
     weight_interests: float = _env("ALGORITHM_WEIGHTS_INTERESTS", 0.25, ge=0, le=1)
     weight_location: float = _env("ALGORITHM_WEIGHTS_LOCATION", 0.2, ge=0, le=1)

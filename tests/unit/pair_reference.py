@@ -3,6 +3,7 @@ rules (matching.core.domain), so a unit test can pin the vectorised rows to them
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
@@ -11,9 +12,10 @@ from matching.core.domain.filters import person_distance_km, within_age
 from matching.core.domain.person import Person
 from matching.core.domain.profile import JOB_LEVELS
 from matching.core.domain.scoring import activity_level, directed_score, jaccard
+from matching.core.ml.collab import FEATURES as COLLAB
 from matching.core.ml.pairs import PAIR_FEATURES, FeatureParams, UserStats
 
-_STATS = PAIR_FEATURES[-8:]
+_STATS = PAIR_FEATURES[-8 - len(COLLAB) : -len(COLLAB)]
 
 
 def _level(person: Person) -> float | None:
@@ -70,8 +72,10 @@ def pair_features(
     stats_b: UserStats,
     now: datetime,
     params: FeatureParams | None = None,
+    collab: tuple[Sequence[float], Sequence[float]] | None = None,
 ) -> np.ndarray:
-    """One row of PAIR_FEATURES for the direction a -> b."""
+    """One row of PAIR_FEATURES for the direction a -> b; `collab`: a's and b's rows of
+    [taste, appeal, cold] (None: nobody has collaborative history)."""
     p = params or FeatureParams.from_settings()
     weights, km = dict(p.weights), p.default_distance_km
     values = _content(a, b, similarity, now)
@@ -83,4 +87,18 @@ def pair_features(
     values.update(
         zip(_STATS, (ra[0], ra[1], rb[0], rb[1], ra[2], ra[3], rb[2], rb[3]), strict=True)
     )
+    values.update(_collab(collab))
     return np.array([float(values[f]) for f in PAIR_FEATURES])
+
+
+def _collab(given: tuple[Sequence[float], Sequence[float]] | None) -> dict[str, float]:
+    if given is None:
+        return {"collab_ab": 0.0, "collab_ba": 0.0, "collab_a_cold": 1.0, "collab_b_cold": 1.0}
+    a, b = given
+    r = (len(a) - 1) // 2
+    return {
+        "collab_ab": sum(a[i] * b[r + i] for i in range(r)),
+        "collab_ba": sum(b[i] * a[r + i] for i in range(r)),
+        "collab_a_cold": a[2 * r],
+        "collab_b_cold": b[2 * r],
+    }

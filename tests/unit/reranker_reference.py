@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from deployments.reranker import (
     PROMPT_WEIGHT,
@@ -17,6 +18,7 @@ from deployments.reranker import (
     with_probabilities,
 )
 from matching.core.domain import prompt as prompt_terms
+from matching.core.domain.exposure import EXPOSURE_MAX, EXPOSURE_MIN
 from matching.core.domain.filters import distance_between, person_distance_km
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
@@ -42,6 +44,7 @@ class ScalarReranker:
     threshold: float
     version: str
     model: CompatibilityModel | None = None
+    damping: float = 0.0  # MATCHING_EXPOSURE_DAMPING
 
     def rank(
         self,
@@ -53,6 +56,9 @@ class ScalarReranker:
     ) -> list[RankedMatch]:
         ranked = [self.weighted(requester, c.person, c.similarity, now) for c in candidates]
         self._learned(requester, ranked, candidates, now)
+        if self.model is not None:
+            for match in ranked:
+                match.sort_key = self._damped(match)
         for match in ranked:
             boost(match, (shared_events or {}).get(match.user_id, []))
         return self.top(ranked, limit)
@@ -107,6 +113,18 @@ class ScalarReranker:
         p_ab, p_ba = self.model.predict_both(a, people, sims, now)
         for match, mine, theirs in zip(ranked, p_ab, p_ba, strict=True):
             with_probabilities(match, float(mine), float(theirs), self.model.algorithm_version)
+
+    def _damped(self, match: RankedMatch) -> float:
+        """The sort key over b's relative exposure (smoothed swipes received over the mean
+        of everyone the model has stats for) ** damping."""
+        assert self.model is not None
+        stats = self.model.stats
+        counts = [c[3] for c in stats.counts.values()]
+        mean = sum(counts) / len(counts) if counts else 0.0
+        k = stats.prior_strength
+        received = stats.get(UUID(match.user_id)).swipes_received
+        exposure = min(max((k + received) / (k + mean), EXPOSURE_MIN), EXPOSURE_MAX)
+        return match.sort_key / exposure**self.damping
 
     def weighted(
         self,

@@ -8,7 +8,7 @@ import numpy as np
 
 from deployments.reranker import RankedMatch, Reranker, boost
 from matching.core.settings import Settings
-from training.evaluate import _ranking, _Scored
+from training.eval_ranking import _Scored, ranking
 
 
 def _match(score: float) -> RankedMatch:
@@ -31,8 +31,8 @@ def test_the_ranking_applies_the_rerankers_threshold_and_event_boost() -> None:
         weighted=served,
     )
     strict = Reranker(Settings.from_env({"SIMILARITY_THRESHOLD": "0.4"}))
-    precision, recall, shown = _ranking(scored, served, strict)
+    precision, recall, shown = ranking(scored, served, strict)
     assert shown == [scored.target[0], scored.target[2]]  # 0.3 is never served
     assert (precision, recall) == (round(1 / 3, 6), 0.5)
-    _, recall, shown = _ranking(scored, served, Reranker(Settings.from_env({})))
+    _, recall, shown = ranking(scored, served, Reranker(Settings.from_env({})))
     assert shown == [scored.target[0], scored.target[2], scored.target[1]] and recall == 1.0

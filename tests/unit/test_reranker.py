@@ -26,7 +26,7 @@ from deployments.reranker import (
 from matching.core.domain.person import Person
 from matching.core.domain.profile import FACTORS
 from matching.core.domain.scoring import harmonic_mean
-from matching.core.ml import artifacts
+from matching.core.ml import artifacts, collab
 from matching.core.ml.model import CompatibilityModel
 from matching.core.ml.pairs import PAIR_FEATURES, FeatureParams, StatsTable, pair_matrix
 from matching.core.retrieval.candidates import Candidate
@@ -421,35 +421,57 @@ def model_root(tmp_path_factory: pytest.TempPathFactory, population: list[Person
     params = FeatureParams.from_settings()
     sims = rng.uniform(0, 1, len(a))
     stats_a, stats_b = [stats.get(p.user_id) for p in a], [stats.get(q.user_id) for q in b]
-    rows = pair_matrix(a, b, sims, stats_a, stats_b, NOW, params)
-    fit = rows[:, PAIR_FEATURES.index("ab_score")] + rng.normal(0, 0.05, len(a))
+    # Collaborative factors from the first half of the people's swipes only: the others
+    # are cold-start, so both the known and the neutral rows take part.
+    known = [s for s in swipes if s[0] in {p.user_id for p in population[::2]}]
+    factors = collab.factorise(
+        *zip(*[s[:2] for s in known], strict=True),
+        np.array([s[2] for s in known]),
+        collab.CollabParams(rank=4),
+    )
+    sides = (factors.side([p.user_id for p in a]), factors.side([q.user_id for q in b]))
+    rows = pair_matrix(a, b, sims, stats_a, stats_b, NOW, params, collab=sides)
+    fit = rows[:, PAIR_FEATURES.index("ab_score")] + rows[:, PAIR_FEATURES.index("collab_ab")]
+    fit += rng.normal(0, 0.05, len(a))
     estimator = HistGradientBoostingClassifier(max_iter=30).fit(rows, fit > np.median(fit))
+    root = tmp_path_factory.mktemp("artifacts")
+    tmp = artifacts.staging(root, collab.KIND, "c1")
+    collab.save(tmp, factors)
+    artifacts.publish(tmp, {"version": "c1", "kind": collab.KIND})
     manifest = {
         "version": "v1",
         "algorithm_version": "gbm-v1",
         "sklearn_version": sklearn.__version__,
         "feature_params": params.to_dict(),
+        "collab_version": "c1",
     }
-    root = tmp_path_factory.mktemp("artifacts")
     tmp = artifacts.staging(root, "models", "v1")
-    CompatibilityModel(estimator, stats, params, manifest).save(tmp)
+    CompatibilityModel(estimator, stats, params, manifest, factors).save(tmp)
     artifacts.publish(tmp, manifest)
     return root
 
 
-def _pinned(model_root: Path, learned: bool) -> tuple[Reranker, ScalarReranker]:
-    """The Reranker (a threshold, a model when `learned`) and its per-pair reference."""
-    env = {"SIMILARITY_THRESHOLD": str(THRESHOLD), "MATCHING_ARTIFACTS_DIR": str(model_root)}
+def _pinned(
+    model_root: Path, learned: bool, damping: float = 0.5
+) -> tuple[Reranker, ScalarReranker]:
+    """The Reranker (a threshold, a model when `learned`, popularity `damping`) and its
+    per-pair reference."""
+    env = {
+        "SIMILARITY_THRESHOLD": str(THRESHOLD),
+        "MATCHING_ARTIFACTS_DIR": str(model_root),
+        "MATCHING_EXPOSURE_DAMPING": str(damping),
+    }
     reranker = Reranker(Settings.from_env(env))
     model = None
     if learned:
         reranker.reconfigure({"model_version": "v1"})
-        model = CompatibilityModel.load(model_root / "models" / "v1")
+        factors = collab.load(model_root / collab.KIND / "c1")
+        model = CompatibilityModel.load(model_root / "models" / "v1", factors)
     matching = Settings.from_env(env).matching
     reference = ScalarReranker(
         matching.weights, matching.default_distance_km, THRESHOLD, WEIGHTED_VERSION, model
     )
-    return reranker, reference
+    return reranker, replace(reference, damping=damping)
 
 
 def _same(got: list[RankedMatch], want: list[RankedMatch]) -> None:
@@ -460,11 +482,15 @@ def _same(got: list[RankedMatch], want: list[RankedMatch]) -> None:
         assert replace(g, sort_key=0.0) == replace(w, sort_key=0.0)
 
 
-@pytest.mark.parametrize("learned", [False, True], ids=["weighted", "learned"])
+@pytest.mark.parametrize(
+    ("learned", "damping"),
+    [(False, 0.5), (True, 0.0), (True, 0.5), (True, 2.0)],
+    ids=["weighted", "learned", "learned-damped", "learned-damped-hard"],
+)
 def test_ranking_equals_the_per_pair_reference(
-    model_root: Path, population: list[Person], learned: bool
+    model_root: Path, population: list[Person], learned: bool, damping: float
 ) -> None:
-    reranker, reference = _pinned(model_root, learned)
+    reranker, reference = _pinned(model_root, learned, damping)
     dropped = boosted = 0
     versions: set[str] = set()
     for r in range(4):
@@ -492,3 +518,27 @@ def test_ranking_equals_the_per_pair_reference(
                 _same(got, reference.rank_for_prompt(query, who, candidates, 20, NOW))
     assert dropped > 0 and boosted > 0  # the threshold and the event boost both took part
     assert versions == {"gbm-v1" if learned else WEIGHTED_VERSION}
+
+
+def test_exposure_damping_moves_the_most_exposed_down(
+    model_root: Path, population: list[Person]
+) -> None:
+    """The same candidates, undamped and damped: the damped top 10 was shown less before."""
+    model = CompatibilityModel.load(
+        model_root / "models" / "v1", collab.load(model_root / collab.KIND / "c1")
+    )
+    requester = population[3]
+    candidates = [Candidate(p, 0.5, 0.5) for p in population[20:220]]
+    exposure = dict(
+        zip(
+            [str(c.person.user_id) for c in candidates],
+            model.exposure([c.person for c in candidates]).tolist(),
+            strict=True,
+        )
+    )
+    means = []
+    for damping in (0.0, 2.0):
+        reranker, _ = _pinned(model_root, True, damping)
+        top = reranker.rank(requester, candidates, 10)
+        means.append(np.mean([exposure[m.user_id] for m in top]))
+    assert means[1] < means[0]

@@ -62,3 +62,31 @@ def promotion_check(
         f"against live {live}'s own evaluation, on another window (`matching jobs evaluate` "
         f"again scores both on one): {why}"
     )
+
+
+EXPOSURE_LIFT = 1.2  # the served learned ranking keeps this much of its precision lift
+
+
+def fair_exposure(metrics: Mapping[str, Any]) -> tuple[bool, str]:
+    """Does the served (damped) learned ranking keep >= EXPOSURE_LIFT x the weighted score's
+    mutual precision@K while its top-K exposure Gini is no worse than the weighted score's?"""
+    p, wp = (
+        metrics.get(f"mutual_precision_at_{K}"),
+        metrics.get(f"weighted_mutual_precision_at_{K}"),
+    )
+    g, wg = metrics.get("top10_gini"), metrics.get("weighted_top10_gini")
+    if p is None or wp is None or g is None or wg is None:
+        return False, "the evaluation has no precision or exposure to compare"
+    said = f"precision@{K} {p:.4f} vs {EXPOSURE_LIFT} x {wp:.4f}; Gini {g:.4f} vs {wg:.4f}"
+    return p >= EXPOSURE_LIFT * wp and g <= wg, said
+
+
+def collab_wins(with_collab: Mapping[str, Any], without: Mapping[str, Any]) -> tuple[bool, str]:
+    """Do the collaborative features earn their place: at least as good on every GATE metric
+    and strictly better on one, on the same held-out window?"""
+    ok, why = better_than(with_collab, without)
+    if not ok:
+        return False, why
+    if all(with_collab[k] == without.get(k) for k in GATE):
+        return False, "no better than without them on any of " + ", ".join(GATE)
+    return True, why

@@ -3,7 +3,10 @@
 An artifact (`<artifacts>/models/<version>/`, written by training/train.py) holds the
 calibrated classifier (`model.joblib`), the feature list it was trained on
 (`features.json`), everyone's swipe statistics as of the training cutoff (`user_stats.npz`,
-so serving needs no other store) and `manifest.json`.
+so serving needs no other store) and `manifest.json`. A model trained with collaborative
+signals names their artifact (`collab_version`, registry kind `collab`): the two load together
+(`from_registry`). `twin.joblib`, when present, is the same model fitted with the other
+choice of collaborative signals, kept for the evaluation's with/without comparison only.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import joblib
@@ -21,8 +24,11 @@ import numpy as np
 import sklearn
 from threadpoolctl import ThreadpoolController
 
+from matching.core.domain.exposure import relative_exposure
 from matching.core.domain.person import Person
 from matching.core.ml import artifacts
+from matching.core.ml import collab as collab_signals
+from matching.core.ml.collab import Factors
 from matching.core.ml.pairs import (
     PAIR_FEATURES,
     FeatureParams,
@@ -31,10 +37,15 @@ from matching.core.ml.pairs import (
     pair_matrices,
 )
 
+if TYPE_CHECKING:
+    from matching.core.ml.registry import Registry
+
 KIND = "models"
 MODEL_FILE = "model.joblib"
 FEATURES_FILE = "features.json"
 STATS_FILE = "user_stats.npz"
+TWIN_FILE = "twin.joblib"
+REQUIRED = (MODEL_FILE, FEATURES_FILE, STATS_FILE)
 log = logging.getLogger(__name__)
 
 
@@ -89,6 +100,7 @@ class CompatibilityModel:
         stats: StatsTable,
         params: FeatureParams,
         manifest: dict[str, Any],
+        collab: Factors | None = None,
     ) -> None:
         n = getattr(estimator, "n_features_in_", len(PAIR_FEATURES))
         if n != len(PAIR_FEATURES):
@@ -97,6 +109,9 @@ class CompatibilityModel:
             )
         self._estimator = estimator
         self._stats = stats
+        self.collab = collab
+        counts = [c[3] for c in stats.counts.values()]
+        self._mean_received = float(np.mean(counts)) if counts else 0.0
         # A request's few hundred rows predict fastest on one OpenMP thread; more threads
         # spin-wait against FAISS and torch in the same replica (10x slower when contended).
         self._threads = ThreadpoolController()
@@ -116,9 +131,29 @@ class CompatibilityModel:
     def stats(self) -> StatsTable:
         return self._stats
 
+    @property
+    def collab_version(self) -> str | None:
+        version = self.manifest.get("collab_version")
+        return None if version is None else str(version)
+
     @classmethod
-    def load(cls, folder: Path) -> CompatibilityModel:
-        """Load and check an artifact folder; ModelArtifactError says what is wrong."""
+    def from_registry(cls, registry: Registry, version: str) -> CompatibilityModel:
+        """Model `version` and the collaborative factors it was trained with, each from a
+        trusted copy (artifacts.ArtifactMismatch when files do not match their manifest)."""
+        folder = registry.trusted_copy(KIND, version, REQUIRED)
+        wanted = artifacts.read_manifest(folder).get("collab_version")
+        factors = None
+        if wanted is not None:
+            required = (collab_signals.FACTORS_FILE,)
+            factors = collab_signals.load(
+                registry.trusted_copy(collab_signals.KIND, str(wanted), required)
+            )
+        return cls.load(folder, factors)
+
+    @classmethod
+    def load(cls, folder: Path, collab: Factors | None = None) -> CompatibilityModel:
+        """Load and check an artifact folder (with the collaborative factors its manifest
+        names, when it names some); ModelArtifactError says what is wrong."""
         folder = Path(folder)
         for name in (artifacts.MANIFEST, MODEL_FILE, FEATURES_FILE, STATS_FILE):
             if not (folder / name).is_file():
@@ -135,7 +170,12 @@ class CompatibilityModel:
             )
         estimator = joblib.load(folder / MODEL_FILE)
         params = FeatureParams.from_dict(manifest["feature_params"])
-        return cls(estimator, load_stats(folder / STATS_FILE), params, manifest)
+        if manifest.get("collab_version") is not None and collab is None:
+            raise ModelArtifactError(
+                f"model {folder} was trained with collaborative factors "
+                f"{manifest['collab_version']}: load them with it"
+            )
+        return cls(estimator, load_stats(folder / STATS_FILE), params, manifest, collab)
 
     def save(self, folder: Path) -> None:
         """Write the model, feature list and stats into a (staging) folder."""
@@ -145,6 +185,23 @@ class CompatibilityModel:
 
     def stats_for(self, user_id: UUID) -> UserStats:
         return self._stats.get(user_id)
+
+    def exposure(self, people: Sequence[Person]) -> np.ndarray:
+        """Each person's swipes received as of the cutoff, smoothed, over the population's
+        mean (matching.core.domain.exposure): 1 is average."""
+        received = [self._stats.get(p.user_id).swipes_received for p in people]
+        return relative_exposure(
+            np.asarray(received), self._mean_received, self._stats.prior_strength
+        )
+
+    def collab_sides(
+        self, a: Person | Sequence[Person], candidates: Sequence[Person]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """The collaborative rows of both sides (None: a model without them)."""
+        if self.collab is None:
+            return None
+        mine = [a.user_id] if isinstance(a, Person) else [p.user_id for p in a]
+        return self.collab.side(mine), self.collab.side([b.user_id for b in candidates])
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """P(like) for rows of PAIR_FEATURES."""
@@ -168,7 +225,10 @@ class CompatibilityModel:
             stats_a: UserStats | list[UserStats] = self.stats_for(a.user_id)
         else:
             stats_a = [self.stats_for(p.user_id) for p in a]
-        return pair_matrices(a, candidates, similarities, stats_a, stats_b, now, self.params)
+        collab = self.collab_sides(a, candidates)
+        return pair_matrices(
+            a, candidates, similarities, stats_a, stats_b, now, self.params, collab
+        )
 
     def predict_both(
         self,

@@ -28,6 +28,7 @@ from matching.core.domain.scoring import (
     factor_matrix,
     pairwise,
 )
+from matching.core.ml import collab as collab_signals
 from matching.core.settings import MatchingSettings
 
 _LEVEL: dict[str, float] = {level: float(i) for i, level in enumerate(JOB_LEVELS)}
@@ -67,7 +68,9 @@ _STATS = (
     "b_swipes_given",
     "b_swipes_received",
 )
-PAIR_FEATURES: tuple[str, ...] = _CONTENT + _SCORES + _STATS
+PAIR_FEATURES: tuple[str, ...] = _CONTENT + _SCORES + _STATS + collab_signals.FEATURES
+# (rows of `collab.Factors.side` for the a side, one or one per candidate; for the b side)
+CollabSides = tuple[np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,16 +178,18 @@ def pair_matrix(
     params: FeatureParams | None = None,
     *,
     reverse: bool = False,
+    collab: CollabSides | None = None,
 ) -> np.ndarray:
     """Rows of PAIR_FEATURES, one per candidate b, for a -> b (b -> a with `reverse`).
 
     `a`, `stats_a` and `now` may be one value or one per candidate (training passes each
-    swipe's time and both people and stats as they were then)."""
+    swipe's time and both people and stats as they were then); `collab` None: nobody has
+    collaborative history (the cold-start values)."""
     me, them, args = _prepare(a, candidates, similarities, stats_a, stats_b, now, params)
-    sims, now_s, s_me, s_them, km = args
+    c_me, c_them = _collab(collab, len(candidates))
     if reverse:
-        return _rows(them, me, sims, now_s, s_them, s_me, km)
-    return _rows(me, them, sims, now_s, s_me, s_them, km)
+        return _rows(them, me, args, (c_them, c_me), swap=True)
+    return _rows(me, them, args, (c_me, c_them))
 
 
 def pair_matrices(
@@ -195,14 +200,37 @@ def pair_matrices(
     stats_b: Sequence[UserStats],
     now: datetime | Sequence[datetime],
     params: FeatureParams | None = None,
+    collab: CollabSides | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Both directions at once: (rows for a -> b, rows for b -> a)."""
     me, them, args = _prepare(a, candidates, similarities, stats_a, stats_b, now, params)
-    sims, now_s, s_me, s_them, km = args
+    c_me, c_them = _collab(collab, len(candidates))
     return (
-        _rows(me, them, sims, now_s, s_me, s_them, km),
-        _rows(them, me, sims, now_s, s_them, s_me, km),
+        _rows(me, them, args, (c_me, c_them)),
+        _rows(them, me, args, (c_them, c_me), swap=True),
     )
+
+
+def _collab(given: CollabSides | None, n: int) -> CollabSides:
+    """Both sides' collaborative rows, n each (one requester row is repeated)."""
+    if given is None:
+        cold = collab_signals.cold_sides(n)
+        return cold, cold
+    mine, theirs = given
+    if len(mine) == 1 and n != 1:
+        mine = np.repeat(mine, n, axis=0)
+    if len(mine) != n or len(theirs) != n:
+        raise ValueError(f"collaborative rows {len(mine)}, {len(theirs)} for {n} candidates")
+    return mine, theirs
+
+
+def without_collab(rows: np.ndarray) -> np.ndarray:
+    """`rows` as if nobody had collaborative history (the model variant without them)."""
+    out = rows.copy()
+    cold = collab_signals.pair_columns(*_collab(None, len(rows)))
+    for name, values in cold.items():
+        out[:, PAIR_FEATURES.index(name)] = values
+    return out
 
 
 def _prepare(
@@ -213,7 +241,7 @@ def _prepare(
     stats_b: Sequence[UserStats],
     now: datetime | Sequence[datetime],
     params: FeatureParams | None,
-) -> tuple[_Side, _Side, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]]:
+) -> tuple[_Side, _Side, _Args]:
     n = len(candidates)
     if not isinstance(a, Person) and len(a) != n:
         raise ValueError(f"{len(a)} requesters for {n} candidates")
@@ -244,16 +272,16 @@ class _Side(PersonColumns):
         self.age_max = _floats(people, lambda q: q.prefs.age_max)
 
 
+_Args = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]
+
+
 def _rows(
-    x: _Side,
-    y: _Side,
-    sims: np.ndarray,
-    now_s: np.ndarray,
-    sx: np.ndarray,
-    sy: np.ndarray,
-    km: float,
+    x: _Side, y: _Side, args: _Args, collab: CollabSides, *, swap: bool = False
 ) -> np.ndarray:
-    """PAIR_FEATURES for x -> y: x decides (the "a" of the names), y is decided on."""
+    """PAIR_FEATURES for x -> y: x decides (the "a" of the names), y is decided on; `args`
+    are `_prepare`'s, whose stats are x's then y's unless `swap`."""
+    sims, now_s, s_first, s_second, km = args
+    sx, sy = (s_second, s_first) if swap else (s_first, s_second)
     cols: dict[str, np.ndarray] = {"similarity": sims}
     shared = pairwise(x, y, lambda p, q: len(p.interests & q.interests))
     union = pairwise(x, y, lambda p, q: len(p.interests | q.interests))
@@ -300,4 +328,5 @@ def _rows(
         cols[f"{prefix}_score"] = directed_scores(values, w)
     stats = (sx[:, 0], sx[:, 1], sy[:, 0], sy[:, 1], sx[:, 2], sx[:, 3], sy[:, 2], sy[:, 3])
     cols.update(zip(_STATS, stats, strict=True))
+    cols.update(collab_signals.pair_columns(*collab))
     return np.column_stack([np.asarray(cols[f], dtype=np.float64) for f in PAIR_FEATURES])

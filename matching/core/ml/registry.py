@@ -5,6 +5,8 @@ A folder by default (`MATCHING_ARTIFACTS_DIR`), or any `pyarrow.fs` URI (`s3://b
 
     <root>/models/<version>/manifest.json ...   trained compatibility models (training/train.py)
     <root>/index/<version>/...                  FAISS index snapshots (training/build_index.py)
+    <root>/collab/<version>/...                 like-graph factors (training/collab.py), live
+                                                with the model trained on them
     <root>/live.json                            {"models": v, "index": v, "history": [...]}
 
 Jobs write a version to a local folder and `push` it here (a no-op when the registry is
@@ -42,6 +44,8 @@ EVALUATION = f"{EVALUATION_DIR}/metrics.json"
 EVALUATION_FILE = re.compile(r"[a-z][a-z0-9_]{0,63}\.(png|md)")
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 KINDS = {"models": "models", "index": "index"}  # registry kind -> folder
+# Versioned but never live on their own: collaborative factors go live with their model.
+_FOLLOWERS = {"collab": "collab"}
 _HISTORY = 50
 
 
@@ -261,9 +265,10 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def _folder(kind: str) -> str:
-    if kind not in KINDS:
-        raise RegistryError(f"unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
-    return KINDS[kind]
+    folders = KINDS | _FOLLOWERS
+    if kind not in folders:
+        raise RegistryError(f"unknown kind {kind!r}; kinds: {', '.join(folders)}")
+    return folders[kind]
 
 
 def _as_uri(uri: str) -> str:
