@@ -263,8 +263,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--users", type=int, default=100_000)
     p.add_argument("--no-seed", action="store_true", help="use the population already there")
-    p.add_argument("--database", default="matching_bench")
-    p.add_argument("--artifacts", default=".matching/bench-artifacts")
+    p.add_argument("--database", help="default: bench_discover_<users>, one per size")
+    p.add_argument("--artifacts", help="default: .matching/bench-artifacts/<database>")
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
@@ -274,7 +274,9 @@ def main() -> None:
     args = p.parse_args()
     if not have_wrk():
         raise SystemExit("bench: wrk not found (apt-get install wrk)")
-    settings = prepare(0 if args.no_seed else args.users, args.database, args.artifacts)
+    database = args.database or f"bench_discover_{args.users}"
+    artifacts_dir = args.artifacts or f".matching/bench-artifacts/{database}"
+    settings = prepare(0 if args.no_seed else args.users, database, artifacts_dir)
     ids = asyncio.run(_user_ids(settings))
     floor = asyncio.run(_floor(settings, ids, args.floor_calls))
     print(f"floor: {floor}", flush=True)
