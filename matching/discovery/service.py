@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -62,7 +61,7 @@ class DiscoveryService:
         ):
             shown: list[dict[str, Any]] = cached["candidates"][:limit]
         else:
-            shown = [asdict(m) for m in await self._rank(user_id, limit)]
+            shown = [m.as_dict() for m in await self._rank(user_id, limit)]
             if shown:  # what the reranker serves now: stop trusting older cached answers
                 version = self._version = shown[0]["algorithm_version"]
                 self._version_at = time.monotonic()
