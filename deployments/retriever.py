@@ -16,6 +16,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +31,7 @@ from matching.core.domain.person import Person
 from matching.core.ml import artifacts
 from matching.core.ml.embedding import model_path, model_version
 from matching.core.retrieval.candidates import KIND, Candidate, CandidateIndex
+from matching.core.retrieval.handoff import CandidateList
 from matching.core.retrieval.index import set_threads
 from matching.core.settings import Settings
 from matching.core.storage import profiles
@@ -53,7 +55,7 @@ class UnknownUser(LookupError):
 @dataclass(frozen=True, slots=True)
 class Retrieval:
     requester: Person | None
-    candidates: list[Candidate]
+    candidates: Sequence[Candidate]  # a CandidateList: columns when it leaves the process
 
 
 class Retriever:
@@ -256,7 +258,7 @@ class Retriever:
         if requester is None or vector is None:
             raise UnknownUser(str(user_id))
         found = self.index.search(vector, k, requester=requester, exclude=exclude)
-        return Retrieval(requester, [_with_affinity(c, c.similarity) for c in found])
+        return Retrieval(requester, CandidateList(_with_affinity(c, c.similarity) for c in found))
 
     async def search(
         self,
@@ -275,13 +277,13 @@ class Retriever:
                 raise UnknownUser(str(requester_id))
         found = self.index.search(query, k, requester=requester, filters=filters, exclude=exclude)
         if mine is None:
-            return Retrieval(None, found)
+            return Retrieval(None, CandidateList(found))
         return Retrieval(
             requester,
-            [
+            CandidateList(
                 _with_affinity(c, float(self.index.vector_of(c.person.user_id) @ mine))
                 for c in found
-            ],
+            ),
         )
 
     async def pair(self, a: UUID, b: UUID) -> Retrieval:

@@ -84,10 +84,12 @@ class DiscoveryService:
             found = await self._r.retriever.discover.remote(user_id, pool_k, ctx.excluded, ctx.seq)
         except UnknownUser as exc:
             raise NotFound("user_id", f"no profile {user_id}") from exc
-        ids = [c.person.user_id for c in found.candidates]
         if ctx.complete:
-            events = ctx.shared_with(ids)
+            # every co-attendee's events: the reranker keeps its candidates', so the
+            # candidates are not read here (in the pipeline they pass through unopened)
+            events = ctx.shared
         else:
+            ids = [c.person.user_id for c in found.candidates]
             async with self._r.connection() as conn:
                 events = await shared_events(conn, user_id, ids)
         ranked: list[RankedMatch] = await self._r.reranker.rank.remote(
