@@ -16,7 +16,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -253,12 +254,25 @@ class Retriever:
         seen_seq: int | None = None,
     ) -> Retrieval:
         await self._catch_up(seen_seq)
-        requester = self.index.store.person(user_id)
-        vector = self.index.vector_of(user_id)
-        if requester is None or vector is None:
-            raise UnknownUser(str(user_id))
-        found = self.index.search(vector, k, requester=requester, exclude=exclude)
+        return await asyncio.to_thread(self._discover, user_id, k, exclude)
+
+    def _discover(self, user_id: UUID, k: int, exclude: frozenset[UUID]) -> Retrieval:
+        with self._searching() as index:
+            requester = index.store.person(user_id)
+            vector = index.vector_of(user_id)
+            if requester is None or vector is None:
+                raise UnknownUser(str(user_id))
+            found = index.search(vector, k, requester=requester, exclude=exclude)
         return Retrieval(requester, CandidateList(_with_affinity(c, c.similarity) for c in found))
+
+    @contextmanager
+    def _searching(self) -> Iterator[CandidateIndex]:
+        """A search in a worker thread: off the replica's event loop (whose change-log
+        replays hold the same lock while they write rows), with this replica's FAISS
+        threads (OpenMP's thread count is per thread)."""
+        with self._rows_lock:
+            set_threads(self._settings.index.faiss_threads)
+            yield self.index  # one index throughout, even if a reload swaps it meanwhile
 
     async def search(
         self,
@@ -269,22 +283,33 @@ class Retriever:
         exclude: frozenset[UUID] = frozenset(),
     ) -> Retrieval:
         await self._catch_up()
-        requester, mine = None, None
-        if requester_id is not None:
-            requester = self.index.store.person(requester_id)
-            mine = self.index.vector_of(requester_id)
-            if requester is None or mine is None:
-                raise UnknownUser(str(requester_id))
-        found = self.index.search(query, k, requester=requester, filters=filters, exclude=exclude)
-        if mine is None:
-            return Retrieval(None, CandidateList(found))
-        return Retrieval(
-            requester,
-            CandidateList(
-                _with_affinity(c, float(self.index.vector_of(c.person.user_id) @ mine))
-                for c in found
-            ),
-        )
+        return await asyncio.to_thread(self._search, query, k, filters, requester_id, exclude)
+
+    def _search(
+        self,
+        query: np.ndarray,
+        k: int,
+        filters: SearchFilters,
+        requester_id: UUID | None,
+        exclude: frozenset[UUID],
+    ) -> Retrieval:
+        with self._searching() as index:
+            requester, mine = None, None
+            if requester_id is not None:
+                requester = index.store.person(requester_id)
+                mine = index.vector_of(requester_id)
+                if requester is None or mine is None:
+                    raise UnknownUser(str(requester_id))
+            found = index.search(query, k, requester=requester, filters=filters, exclude=exclude)
+            if mine is None:
+                return Retrieval(None, CandidateList(found))
+            return Retrieval(
+                requester,
+                CandidateList(
+                    _with_affinity(c, float(index.vector_of(c.person.user_id) @ mine))
+                    for c in found
+                ),
+            )
 
     async def pair(self, a: UUID, b: UUID) -> Retrieval:
         """The two people and their cosine, for scoring a new match (no filters)."""
