@@ -16,19 +16,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import random
+import re
 import statistics
+import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.common import prepare
-from bench.load import LoadResult, have_wrk, run_wrk
-from bench.report import read_report, replace_section
+from bench.discover_report import Run, Table, scale_row, scale_table, section
+from bench.load import have_wrk, run_wrk
+from bench.report import read_report, replace_section, replace_subsection
+from matching.core.ml import artifacts
+from matching.core.retrieval.candidates import KIND
 from matching.core.settings import Settings
 
 PROMPTS = [
@@ -41,14 +44,25 @@ PROMPTS = [
     "people hiring backend engineers in berlin",
     "mentors in healthcare policy",
 ]
-CONFIGS: dict[str, dict[str, str]] = {
-    "default": {},
-    "throughput_optimized": {
-        "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1",
-        "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0",
-    },
+# name: (environment of Ray, Ingress options over serve_config.yaml's)
+CONFIGS: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
+    "default": ({}, {}),
+    "throughput_optimized": (
+        {"RAY_SERVE_THROUGHPUT_OPTIMIZED": "1", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "0"},
+        {},
+    ),
+    "max_ongoing_5": ({}, {"max_ongoing_requests": 5}),  # Serve's default
 }
 KEEPS = (1.0, 0.1, 0.01)
+TARGETS = [
+    ("noop", "noop"),
+    ("noop_fastapi", "noop"),
+    ("single", "discover"),
+    ("single", "search"),
+    ("pipeline", "discover"),
+    ("pipeline", "search"),
+]
+SCALE_TARGETS = [("noop", "noop"), ("single", "discover")]
 SECTION = "## Discover and search"  # the heading starts so; the rest names people and index
 
 
@@ -81,14 +95,16 @@ async def _floor(settings: Settings, ids: list[str], n: int) -> dict[str, Any]:
     service = DiscoveryService(resources)
     out: dict[str, Any] = {"index": retriever.info()}
     try:
-        for kind in ("discover", "search"):
+        for kind in ("discover", "search", "embed"):
             times = []
             for i in range(n):
                 started = time.perf_counter()
                 if kind == "discover":
                     await service.discover(UUID(random.choice(ids)), 20)
-                else:
+                elif kind == "search":
                     await service.search(SearchRequest(prompt=PROMPTS[i % len(PROMPTS)], limit=20))
+                else:  # one prompt's embedding: what search adds to the floor
+                    await resources.embedder.embed.remote(PROMPTS[i % len(PROMPTS)])
                 times.append((time.perf_counter() - started) * 1000)
             out[kind] = {
                 "p50": _pct(times, 50),
@@ -108,50 +124,22 @@ async def _floor(settings: Settings, ids: list[str], n: int) -> dict[str, Any]:
     return out
 
 
-def _noop_apps() -> dict[str, Any]:
-    from fastapi import FastAPI
-    from ray import serve
-
-    @serve.deployment(name="Noop")
-    class Noop:
-        async def __call__(self, _: Any) -> dict[str, bool]:
-            return {"ok": True}
-
-    app = FastAPI()
-
-    @serve.deployment(name="NoopFastAPI")
-    @serve.ingress(app)
-    class NoopFastAPI:
-        @app.get("/")
-        async def root(self) -> dict[str, bool]:
-            return {"ok": True}
-
-    return {"noop": Noop.bind(), "noop_fastapi": NoopFastAPI.bind()}
-
-
-def _start_serve(env: dict[str, str], port: int) -> None:
+def _start_serve(env: dict[str, str], ingress: dict[str, Any], port: int) -> None:
     import httpx
     import ray
-    from ray import serve
 
-    from serve_app.app import build_app
+    from bench.serve_apps import applications
+    from serve_app.deploy import deploy
 
     os.environ.update(env)
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "30")  # 2 busy cores
     ray.init(num_cpus=8, include_dashboard=False, log_to_driver=False)
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    apps = {
-        **_noop_apps(),
-        "single": build_app({"composition": "single"}),
-        "pipeline": build_app({"composition": "pipeline"}),
-    }
-    for name, app in apps.items():
-        serve.run(app, name=name, route_prefix=f"/{name}", blocking=False)
+    deploy(applications(ingress), "127.0.0.1", port, wait=False)
     deadline = time.monotonic() + 600
-    for name in ("single", "pipeline"):
+    for name, path in (("noop", ""), ("single", "/health/ready"), ("pipeline", "/health/ready")):
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/{name}/health/ready", timeout=5).is_success:
+                if httpx.get(f"http://127.0.0.1:{port}/{name}{path}", timeout=5).is_success:
                     break
             except httpx.HTTPError:
                 pass
@@ -170,24 +158,34 @@ def _stop_serve(env: dict[str, str]) -> None:
         os.environ.pop(key, None)
 
 
+def _replica_rss() -> dict[str, float]:
+    """Resident MiB of each Serve replica this process started, by "app:deployment"."""
+    import psutil
+
+    out: dict[str, float] = {}
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            found = re.search(r"ServeReplica:(\w+):(\w+)", " ".join(proc.cmdline()))
+            if found:
+                key = f"{found[1]}:{found[2]}"
+                out[key] = max(out.get(key, 0.0), proc.memory_info().rss / 2**20)
+        except psutil.Error:
+            continue
+    return out
+
+
 def _serve_runs(
     args: argparse.Namespace, ids: list[str]
-) -> dict[str, dict[tuple[str, int], LoadResult]]:
-    results: dict[str, dict[tuple[str, int], LoadResult]] = {}
+) -> tuple[dict[str, Table], dict[str, dict[str, float]]]:
+    results: dict[str, Table] = {}
+    rss: dict[str, dict[str, float]] = {}
     base = f"http://127.0.0.1:{args.port}"
-    targets = [
-        ("noop", "noop"),
-        ("noop_fastapi", "noop"),
-        ("single", "discover"),
-        ("single", "search"),
-        ("pipeline", "discover"),
-        ("pipeline", "search"),
-    ]
+    targets = SCALE_TARGETS if args.scale_row else TARGETS
     for config in args.configs:
-        env = CONFIGS[config]
-        _start_serve(env, args.port)
+        env, ingress = CONFIGS[config]
+        _start_serve(env, ingress, args.port)
         try:
-            table: dict[tuple[str, int], LoadResult] = {}
+            table: Table = {}
             for app, kind in targets:
                 run_wrk(base, f"/{app}", kind, 4, 3, ids, PROMPTS)  # warm-up
                 for c in args.concurrency:
@@ -201,87 +199,53 @@ def _serve_runs(
                         flush=True,
                     )
             results[config] = table
+            rss[config] = _replica_rss()
         finally:
             _stop_serve(env)
-    return results
-
-
-def _write(
-    args: argparse.Namespace,
-    n_users: int,
-    floor: dict[str, Any],
-    serve_results: dict[str, dict[tuple[str, int], LoadResult]],
-) -> str:
-    lines = [
-        f"{SECTION}, {n_users:,} people "
-        f"(index: {floor['index']['type']}, {floor['index']['size']:,} live rows)",
-        "",
-        f"Written by `python -m bench.discover --users {args.users}` on "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {os.cpu_count()} cores, "
-        f"{platform.python_version()}, wrk, {args.duration}s per cell. Everything below "
-        "comes from one run; compare ratios and medians, not absolute numbers.",
-        "",
-        "### Compute floor: the same pipeline in-process (sequential calls)",
-        "",
-        "| call | p50 ms | p95 ms | p99 ms | calls/s |",
-        "|---|---|---|---|---|",
-    ]
-    for kind in ("discover", "search"):
-        f = floor[kind]
-        lines.append(
-            f"| {kind} | {f['p50']:.1f} | {f['p95']:.1f} | {f['p99']:.1f} | {f['rps']:.0f} |"
-        )
-    lines += [
-        "",
-        "### Recall@10 of the live search path vs exact search",
-        "",
-        "| filter keeps | recall@10 |",
-        "|---|---|",
-    ]
-    for keep, value in floor["recall"].items():
-        lines.append(f"| {keep:.0%} | {value:.4f} |")
-    for config, table in serve_results.items():
-        lines += [
-            "",
-            f"### Through Serve over HTTP: `{config}`",
-            "",
-            "| target | clients | req/s | p50 ms | p95 ms | p99 ms | errors | "
-            "p50 ÷ no-op p50 | req/s ÷ no-op req/s |",
-            "|---|---|---|---|---|---|---|---|---|",
-        ]
-        for (target, c), r in table.items():
-            noop = table[("noop:noop", c)]
-            lines.append(
-                f"| {target} | {c} | {r.rps:.0f} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | "
-                f"{r.p99_ms:.1f} | {r.errors} | {r.p50_ms / noop.p50_ms:.2f} | "
-                f"{r.rps / noop.rps:.2f} |"
-            )
-    return "\n".join(lines) + "\n"
+    return results, rss
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--users", type=int, default=100_000)
     p.add_argument("--no-seed", action="store_true", help="use the population already there")
-    p.add_argument("--database", default="matching_bench")
-    p.add_argument("--artifacts", default=".matching/bench-artifacts")
+    p.add_argument("--database", help="default: bench_discover_<users>, one per size")
+    p.add_argument("--artifacts", help="default: .matching/bench-artifacts/<database>")
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     p.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
     p.add_argument("--floor-calls", type=int, default=300)
     p.add_argument("--port", type=int, default=8123)
     p.add_argument("--out", default="BENCHMARKS.md")
+    p.add_argument(
+        "--scale-row",
+        action="store_true",
+        help="write only this size's row of the scale table (no-op and discover, one config)",
+    )
     args = p.parse_args()
     if not have_wrk():
         raise SystemExit("bench: wrk not found (apt-get install wrk)")
-    settings = prepare(0 if args.no_seed else args.users, args.database, args.artifacts)
+    database = args.database or f"bench_discover_{args.users}"
+    artifacts_dir = args.artifacts or f".matching/bench-artifacts/{database}"
+    settings = prepare(0 if args.no_seed else args.users, database, artifacts_dir)
     ids = asyncio.run(_user_ids(settings))
     floor = asyncio.run(_floor(settings, ids, args.floor_calls))
     print(f"floor: {floor}", flush=True)
-    serve_results = _serve_runs(args, ids)
+    serve_results, rss = _serve_runs(args, ids)
+    snapshot = artifacts.latest(settings.index.artifacts_dir, KIND)
+    index_mib = 0.0 if snapshot is None else (snapshot / "index.faiss").stat().st_size / 2**20
+    run = Run(len(ids), floor, serve_results, rss, index_mib)
     out = Path(args.out)
-    body = _write(args, len(ids), floor, serve_results)
-    out.write_text(replace_section(read_report(out), body, SECTION))
+    doc = read_report(out)
+    old = next((p for p in doc.split("\n## ") if p.startswith(SECTION[3:])), "")
+    command = " ".join(["python -m bench.discover", *sys.argv[1:]])
+    if args.scale_row:
+        config = next(iter(serve_results))
+        rows = scale_table(old, scale_row(run, config, floor["index"]["type"]), run.users)
+        doc = replace_subsection(doc, SECTION, "\n".join(rows))
+    else:
+        doc = replace_section(doc, section(SECTION, command, args.duration, run, old), SECTION)
+    out.write_text(doc)
     print(f"wrote {args.out}")
 
 

@@ -61,6 +61,11 @@ class RankedMatch:
     prompt_similarity: float | None = None
     sort_key: float = field(default=0.0, repr=False)
 
+    def as_dict(self) -> dict[str, Any]:
+        """What `dataclasses.asdict` gives, without its deep copies (~0.2 ms a match): a
+        match's dicts are built for it alone and never changed once it is returned."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
 
 @dataclass(frozen=True, slots=True)
 class _Live:

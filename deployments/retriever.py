@@ -16,6 +16,8 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,6 +32,7 @@ from matching.core.domain.person import Person
 from matching.core.ml import artifacts
 from matching.core.ml.embedding import model_path, model_version
 from matching.core.retrieval.candidates import KIND, Candidate, CandidateIndex
+from matching.core.retrieval.handoff import CandidateList
 from matching.core.retrieval.index import set_threads
 from matching.core.settings import Settings
 from matching.core.storage import profiles
@@ -53,7 +56,7 @@ class UnknownUser(LookupError):
 @dataclass(frozen=True, slots=True)
 class Retrieval:
     requester: Person | None
-    candidates: list[Candidate]
+    candidates: Sequence[Candidate]  # a CandidateList: columns when it leaves the process
 
 
 class Retriever:
@@ -251,12 +254,25 @@ class Retriever:
         seen_seq: int | None = None,
     ) -> Retrieval:
         await self._catch_up(seen_seq)
-        requester = self.index.store.person(user_id)
-        vector = self.index.vector_of(user_id)
-        if requester is None or vector is None:
-            raise UnknownUser(str(user_id))
-        found = self.index.search(vector, k, requester=requester, exclude=exclude)
-        return Retrieval(requester, [_with_affinity(c, c.similarity) for c in found])
+        return await asyncio.to_thread(self._discover, user_id, k, exclude)
+
+    def _discover(self, user_id: UUID, k: int, exclude: frozenset[UUID]) -> Retrieval:
+        with self._searching() as index:
+            requester = index.store.person(user_id)
+            vector = index.vector_of(user_id)
+            if requester is None or vector is None:
+                raise UnknownUser(str(user_id))
+            found = index.search(vector, k, requester=requester, exclude=exclude)
+        return Retrieval(requester, CandidateList(_with_affinity(c, c.similarity) for c in found))
+
+    @contextmanager
+    def _searching(self) -> Iterator[CandidateIndex]:
+        """A search in a worker thread: off the replica's event loop (whose change-log
+        replays hold the same lock while they write rows), with this replica's FAISS
+        threads (OpenMP's thread count is per thread)."""
+        with self._rows_lock:
+            set_threads(self._settings.index.faiss_threads)
+            yield self.index  # one index throughout, even if a reload swaps it meanwhile
 
     async def search(
         self,
@@ -267,22 +283,33 @@ class Retriever:
         exclude: frozenset[UUID] = frozenset(),
     ) -> Retrieval:
         await self._catch_up()
-        requester, mine = None, None
-        if requester_id is not None:
-            requester = self.index.store.person(requester_id)
-            mine = self.index.vector_of(requester_id)
-            if requester is None or mine is None:
-                raise UnknownUser(str(requester_id))
-        found = self.index.search(query, k, requester=requester, filters=filters, exclude=exclude)
-        if mine is None:
-            return Retrieval(None, found)
-        return Retrieval(
-            requester,
-            [
-                _with_affinity(c, float(self.index.vector_of(c.person.user_id) @ mine))
-                for c in found
-            ],
-        )
+        return await asyncio.to_thread(self._search, query, k, filters, requester_id, exclude)
+
+    def _search(
+        self,
+        query: np.ndarray,
+        k: int,
+        filters: SearchFilters,
+        requester_id: UUID | None,
+        exclude: frozenset[UUID],
+    ) -> Retrieval:
+        with self._searching() as index:
+            requester, mine = None, None
+            if requester_id is not None:
+                requester = index.store.person(requester_id)
+                mine = index.vector_of(requester_id)
+                if requester is None or mine is None:
+                    raise UnknownUser(str(requester_id))
+            found = index.search(query, k, requester=requester, filters=filters, exclude=exclude)
+            if mine is None:
+                return Retrieval(None, CandidateList(found))
+            return Retrieval(
+                requester,
+                CandidateList(
+                    _with_affinity(c, float(index.vector_of(c.person.user_id) @ mine))
+                    for c in found
+                ),
+            )
 
     async def pair(self, a: UUID, b: UUID) -> Retrieval:
         """The two people and their cosine, for scoring a new match (no filters)."""

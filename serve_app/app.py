@@ -11,7 +11,7 @@ from ray.serve import Application
 from deployments.embedder import BatchingEmbedder
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
-from serve_app.ingress import PipelineIngress, SingleIngress
+from serve_app.ingress import PipelineIngress, SingleIngress, settle
 from serve_app.services import ModeName
 
 
@@ -33,6 +33,7 @@ class RetrieverReplica(Retriever):
     async def __init__(self) -> None:  # type: ignore[misc]
         super().__init__()
         await self.start()
+        settle()
 
     async def __del__(self) -> None:
         await self.close()

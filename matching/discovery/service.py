@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -64,7 +63,7 @@ class DiscoveryService:
         ):
             shown: list[dict[str, Any]] = cached["candidates"][:limit]
         else:
-            shown = [asdict(m) for m in await self._rank(user_id, limit)]
+            shown = [m.as_dict() for m in await self._rank(user_id, limit)]
             if shown:  # what the reranker serves now: stop trusting older cached answers
                 version = self._version = shown[0]["algorithm_version"]
                 self._version_at = time.monotonic()
@@ -87,10 +86,12 @@ class DiscoveryService:
             found = await self._r.retriever.discover.remote(user_id, pool_k, ctx.excluded, ctx.seq)
         except UnknownUser as exc:
             raise NotFound("user_id", f"no profile {user_id}") from exc
-        ids = [c.person.user_id for c in found.candidates]
         if ctx.complete:
-            events = ctx.shared_with(ids)
+            # every co-attendee's events: the reranker keeps its candidates', so the
+            # candidates are not read here (in the pipeline they pass through unopened)
+            events = ctx.shared
         else:
+            ids = [c.person.user_id for c in found.candidates]
             async with self._r.connection() as conn:
                 events = await shared_events(conn, user_id, ids)
         ranked: list[RankedMatch] = await self._r.reranker.rank.remote(

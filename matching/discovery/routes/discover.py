@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from matching.core.api.deps import DiscoverCaller
 from matching.core.api.openapi import error_responses
 from matching.core.auth import rules
 from matching.discovery.deps import DiscoveryDep
-from matching.discovery.schemas import DiscoverResponse, MatchCandidate
+from matching.discovery.schemas import DiscoverResponse, answer_json
 
 router = APIRouter(prefix="/v1/users", tags=["discover"])
 
@@ -23,12 +23,10 @@ async def discover(
     service: DiscoveryDep,
     caller: DiscoverCaller,
     limit: int = Query(20, ge=1, le=100),
-) -> DiscoverResponse:
+) -> Response:
     """People this user may want to meet and who may want to meet them, with reasons.
     The user themselves or an internal API key."""
     rules.require_self(caller, user_id, "user_id")
     ranked, version = await service.discover(user_id, limit)
-    candidates = [MatchCandidate.model_validate(m) for m in ranked]
-    return DiscoverResponse(
-        user_id=user_id, algorithm_version=version, count=len(candidates), candidates=candidates
-    )
+    body = answer_json({"user_id": str(user_id), "algorithm_version": version}, ranked)
+    return Response(body, media_type="application/json")

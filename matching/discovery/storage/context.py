@@ -31,11 +31,6 @@ class RankingContext:
     complete: bool  # False: more co-attendees than fetched; `shared` is only a part
     seq: int  # the change log's position when this was read
 
-    def shared_with(self, candidates: list[UUID]) -> dict[str, list[str]]:
-        """The events each candidate shares with the requester (only those who share any)."""
-        keys = (str(c) for c in candidates)
-        return {k: self.shared[k] for k in keys if k in self.shared}
-
 
 async def ranking_context(
     conn: asyncpg.Connection,
