@@ -164,8 +164,15 @@ def soft_scores(
     }
 
 
-def rank(cat: Catalogue, q: Query, settings: RequestsSettings) -> Ranked:
-    """Filter, score and explain; the top `limit` (at most MAX_MATCHES_PER_REQUEST)."""
+def rank(
+    cat: Catalogue,
+    q: Query,
+    settings: RequestsSettings,
+    weights: Mapping[str, float] | None = None,
+) -> Ranked:
+    """Filter, score and explain; the top `limit` (at most MAX_MATCHES_PER_REQUEST).
+    `weights`: a promoted weighting's, else the settings'."""
+    weights = weights or settings.weights
     fit = skill_fit(cat, q, settings.skill_similarity)
     fails, overlap, ratio = hard_filters(cat, q, fit, request_bins(q), settings.rates)
     passing = ~np.any(np.stack(list(fails.values())), axis=0) if len(cat) else np.zeros(0, bool)
@@ -173,7 +180,7 @@ def rank(cat: Catalogue, q: Query, settings: RequestsSettings) -> Ranked:
     factors = soft_scores(cat, q, fit, overlap, ratio, relevance)
     total = np.zeros(len(cat))
     for name, values in factors.items():
-        total += settings.weights[name] * values
+        total += weights[name] * values
     keep = passing & (total >= settings.min_match_score - 1e-9)
     order = sorted(
         np.flatnonzero(keep), key=lambda row: (-round(float(total[row]), 6), -relevance[row])

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 import pytest_asyncio
 
 from deployments.embedder import Embedder
@@ -190,3 +191,28 @@ async def test_erasing_a_person_erases_them_as_provider_and_requester(app: App) 
     assert scrubbed["result"]["matches"] == []
     after = await app.client.post("/v1/requests", json=request_body())
     assert after.json()["matches"] == []
+
+
+async def test_outcomes_evaluate_weightings_and_the_promoted_one_ranks(app: App) -> None:
+    from matching.core.ml.registry import Registry
+    from training.evaluate_requests import run
+
+    cheap = await put(app, "Cheap", hourly_rate=40, rating_count=2, rating_average=3.9)
+    await put(app, "Rated", hourly_rate=140, rating_count=400, rating_average=4.9)
+    for i in range(3):  # clients keep booking the cheap one
+        await app.client.post("/v1/requests", json=request_body(request_id=f"ev-{i}"))
+        await app.client.post(
+            f"/v1/requests/ev-{i}/outcome", json={"provider_id": cheap, "outcome": "booked"}
+        )
+    settings = app.resources.settings
+    report = await run(settings)
+    assert report["weightings"]["serving"]["outcomes"] == 3
+    best = report["best"]
+    assert report["weightings"][best]["booked_mrr"] >= report["weightings"]["serving"]["booked_mrr"]
+    live = Registry.from_settings(settings).promote("weightings", report["version"])
+    assert live["weightings"] == report["version"]
+    service = mode(app).service
+    service._weights_at = -1e9  # the test does not wait out the 30 s re-read
+    answer = (await app.client.post("/v1/requests", json=request_body())).json()
+    assert answer["weights"] == pytest.approx(await service.weights())
+    assert answer["weights"] != settings.requests.weights
