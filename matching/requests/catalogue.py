@@ -156,3 +156,22 @@ def provider_text(p: ProviderUpsert) -> str:
     head = " ".join(x for x in (p.name, "-", p.title or "", p.company or "") if x)
     skills = ", ".join(s.name for s in p.skills)
     return f"{head}. {p.bio or ''} Skills: {skills}.".strip()
+
+
+def carry_weeks(old: Catalogue | None, new: Catalogue) -> None:
+    """Give `new` the availability windows `old` had computed, re-placing only the providers
+    that changed (an unchanged provider is the same `Provider` object in both)."""
+    if old is None:
+        return
+    before = {id(p): row for row, p in enumerate(old.providers)}
+    pairs = [(row, before[id(p)]) for row, p in enumerate(new.providers) if id(p) in before]
+    kept = np.array([n for n, _ in pairs], dtype=np.int64)
+    source = np.array([o for _, o in pairs], dtype=np.int64)
+    fresh = sorted(set(range(len(new))) - set(kept.tolist()))
+    for start, matrix in list(old._weeks.items()):
+        out = np.zeros((len(new), availability.BINS), dtype=np.uint8)
+        out[kept] = matrix[source]
+        for row in fresh:
+            if new.slots[row]:
+                out[row] = availability.bins(new.slots[row], start)
+        new._weeks[start] = out

@@ -27,6 +27,7 @@ class ProviderIndex:
         self._providers: dict[object, Provider] = {}
         self._seq = -1  # nothing loaded yet
         self._catalogue: Catalogue | None = None
+        self._previous: Catalogue | None = None  # whose availability windows a rebuild reuses
         self._lock = asyncio.Lock()
 
     @property
@@ -42,6 +43,7 @@ class ProviderIndex:
                 await self._replay(conn)
             if self._catalogue is None:
                 self._catalogue = await self._build()
+                self._previous = self._catalogue
             return self._catalogue
 
     async def _load(self, conn: asyncpg.Connection) -> None:
@@ -67,4 +69,9 @@ class ProviderIndex:
         names = sorted({n for p in providers for n in catalogue.skill_names(p.body)})
         vectors = await self.skills.vectors(names)
         by_name = dict(zip(names, vectors, strict=True)) if names else {}
-        return await asyncio.to_thread(catalogue.build, providers, by_name)
+        return await asyncio.to_thread(self._columns, providers, by_name)
+
+    def _columns(self, providers: list[Provider], by_name: dict[str, np.ndarray]) -> Catalogue:
+        built = catalogue.build(providers, by_name)
+        catalogue.carry_weeks(self._previous, built)
+        return built

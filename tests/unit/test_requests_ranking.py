@@ -223,3 +223,18 @@ def test_names_and_acronyms_that_are_the_same_skill() -> None:
 def test_an_empty_catalogue_ranks_nobody() -> None:
     ranked = run(build(), request())
     assert ranked.matches == [] and ranked.total == 0 and ranked.relaxations == []
+
+
+def test_a_rebuilt_catalogue_keeps_the_windows_of_unchanged_providers() -> None:
+    old = build(provider(), provider(availability=[]))
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    before = old.week(start).copy()
+    changed = catalogue.Provider(uuid.UUID(int=9), provider(), vec("x"), NOW)
+    new = catalogue.build([old.providers[1], changed, old.providers[0]], {"python": vec("python")})
+    catalogue.carry_weeks(old, new)
+    assert new._weeks.keys() == {start}
+    assert (new._weeks[start][0] == before[1]).all() and (new._weeks[start][2] == before[0]).all()
+    assert (new._weeks[start][1] == before[0]).all()  # the new one was placed, not copied
+    assert (
+        new.week(start) == catalogue.build(new.providers, {"python": vec("python")}).week(start)
+    ).all()
