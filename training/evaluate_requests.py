@@ -27,7 +27,7 @@ from matching.core.ml import artifacts
 from matching.core.ml.registry import EVALUATION, Registry
 from matching.core.settings import Settings
 from matching.core.storage.db import connect
-from matching.requests.service import live_weights
+from matching.requests.weighting import live_weights
 
 KIND = "weightings"
 FACTORS = ("skill_match", "experience", "rating", "availability", "price")

@@ -4,9 +4,7 @@ outcomes. Every path ranks through `RequestService.result_for`, the one ranking.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -15,8 +13,6 @@ import numpy as np
 
 from matching.core.api.errors import Conflict, NotFound
 from matching.core.api.resources import Resources
-from matching.core.ml.registry import Registry, RegistryError
-from matching.core.settings import Settings
 from matching.requests.cache import ResultCache
 from matching.requests.catalogue import Provider, provider_text
 from matching.requests.index import ProviderIndex
@@ -26,22 +22,11 @@ from matching.requests.skills import normal
 from matching.requests.storage import providers as provider_store
 from matching.requests.storage import requests as store
 from matching.requests.storage.requests import StoredRequest
+from matching.requests.weighting import LiveWeights
 
 log = logging.getLogger(__name__)
 _WAIT_STEP_S = 0.05
-_WEIGHTS_TTL_S = 30.0
 MAX_ATTEMPTS = 3  # maintenance passes over a pending request before it is failed
-
-
-def live_weights(settings: Settings) -> dict[str, float] | None:
-    """The registry's live weighting (kind `weightings`), None when none was promoted."""
-    registry = Registry.from_settings(settings)
-    live = registry.live().get("weightings")
-    if live is None:
-        return None
-    folder = registry.trusted_copy("weightings", live, ["weights.json"])
-    weights: dict[str, float] = json.loads((folder / "weights.json").read_text())
-    return weights
 
 
 def request_text(r: MatchRequest) -> str:
@@ -58,20 +43,7 @@ class RequestService:
         self.index = ProviderIndex(self._embed_many, lambda: resources.model_version)
         self.cache = ResultCache(resources.redis, self.settings.result_ttl_s)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._weights: dict[str, float] | None = None
-        self._weights_at = -_WEIGHTS_TTL_S
-
-    async def weights(self) -> dict[str, float]:
-        """The live weighting of the registry (promoted by `matching models promote --kind
-        weightings`), read at most every _WEIGHTS_TTL_S; the settings' until there is one."""
-        now = time.monotonic()
-        if now - self._weights_at > _WEIGHTS_TTL_S:
-            self._weights_at = now
-            try:
-                self._weights = await asyncio.to_thread(live_weights, self._r.settings)
-            except (OSError, ValueError, RegistryError):
-                log.warning("cannot read the live weighting; keeping the last", exc_info=True)
-        return self._weights or self.settings.weights
+        self.weights = LiveWeights(resources.settings)
 
     async def _embed_many(self, texts: list[str]) -> np.ndarray:
         vectors: np.ndarray = await self._r.embedder.embed_many.remote(texts)
@@ -117,7 +89,7 @@ class RequestService:
         skill_vectors = await self.index.skills.vectors(names)
         now = datetime.now(UTC)
         query = Query(request, names, skill_vectors, np.asarray(text_vector), now)
-        weights = await self.weights()
+        weights = await self.weights.get()
         ranked = await asyncio.to_thread(rank, cat, query, self.settings, weights)
         result = MatchResult(
             request_id=request_id,
@@ -153,7 +125,10 @@ class RequestService:
         request_id = request.request_id or uuid.uuid4().hex
         cached = await self.cache.get(request_id) if request.request_id else None
         if cached is not None and cached.get("requester") == requester:
-            return 200, cached["result"]
+            async with self._r.connection() as conn:
+                # the row decides: an erasure removes it, and the cached copy with it
+                if await store.exists(conn, request_id, requester):
+                    return 200, cached["result"]
         body = request.model_dump(mode="json") | {"request_id": request_id}
         async with self._r.connection() as conn:
             claimed, stored = await store.claim(conn, request_id, requester, body)

@@ -64,6 +64,15 @@ async def claim(
     return False, found
 
 
+async def exists(conn: asyncpg.Connection, request_id: str, requester: str) -> bool:
+    found = await conn.fetchval(
+        "SELECT 1 FROM match_requests WHERE request_id = $1 AND requester = $2",
+        request_id,
+        requester,
+    )
+    return found is not None
+
+
 async def get(conn: asyncpg.Connection, request_id: str) -> StoredRequest | None:
     row = await conn.fetchrow(
         f"SELECT {_COLUMNS} FROM match_requests WHERE request_id = $1", request_id
