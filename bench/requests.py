@@ -163,7 +163,10 @@ async def kafka_run(
     bootstrap = settings.kafka.bootstrap_servers
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     replies = AIOKafkaConsumer(
-        settings.requests.replies_topic, bootstrap_servers=bootstrap, auto_offset_reset="latest"
+        # the broker is this run's own: from the start, so no reply races the assignment
+        settings.requests.replies_topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
     )
     await producer.start()
     await replies.start()
@@ -178,7 +181,7 @@ async def kafka_run(
                 settings.requests.requests_topic, json.dumps(body).encode()
             )
             while True:
-                record = await asyncio.wait_for(replies.getone(), 60)
+                record = await asyncio.wait_for(replies.getone(), 120)
                 if json.loads(record.value)["correlation_id"] == correlation:
                     break
             if i >= 3:
