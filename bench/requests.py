@@ -94,7 +94,10 @@ async def seed(settings: Settings, n: int, embed: bool) -> str:
     conn = await connect(settings.database)
     try:
         await migrate(conn)
-        await conn.execute("TRUNCATE providers, provider_changes")
+        # this run's broker starts its offsets at 0: forget the last run's requests too
+        await conn.execute(
+            "TRUNCATE providers, provider_changes, match_requests, consumer_inbox CASCADE"
+        )
         await insert_providers(conn, providers, vectors, version)
     finally:
         await conn.close()
@@ -181,7 +184,11 @@ async def kafka_run(
                 settings.requests.requests_topic, json.dumps(body).encode()
             )
             while True:
-                record = await asyncio.wait_for(replies.getone(), 120)
+                try:
+                    record = await asyncio.wait_for(replies.getone(), 120)
+                except TimeoutError:
+                    print({"consumer": mode.info(), "relay": relay.info()}, flush=True)
+                    raise
                 if json.loads(record.value)["correlation_id"] == correlation:
                     break
             if i >= 3:

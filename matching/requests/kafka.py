@@ -58,6 +58,14 @@ def consumer_settings(kafka: KafkaSettings, requests: RequestsSettings) -> Kafka
     )
 
 
+def _message_id(record: Record, request_id: Any, correlation_id: str | None) -> str:
+    """The inbox id of a request record: its request and correlation ids when it names a
+    request (the same ask sent twice is one message), else its position."""
+    if isinstance(request_id, str) and 0 < len(request_id) <= 200:
+        return f"{MATCH_REQUEST}:{request_id}:{(correlation_id or '')[:180]}"
+    return inbox.message_id(None, record.topic, record.partition, record.offset)
+
+
 def _text(value: Any, limit: int = 200) -> str | None:
     return value[:limit] if isinstance(value, str) and value else None
 
@@ -76,13 +84,13 @@ class RequestHandler:
     async def handle(self, record: Record, event: dict[str, Any]) -> Outcome:
         correlation_id = _text(event.get("correlation_id"))
         reply_to = event.get("reply_to") or self._settings.replies_topic
-        position = inbox.message_id(None, record.topic, record.partition, record.offset)
         body = {k: v for k, v in event.items() if k not in ENVELOPE}
         problem = None if isinstance(reply_to, str) and _TOPIC.match(reply_to) else "reply_to"
         try:
             request = MatchRequest.model_validate(body)
         except ValidationError as exc:
             problem = scrub_error(str(exc))[:1000]
+        position = _message_id(record, body.get("request_id"), correlation_id)
         if problem is not None:
             error = {"code": "invalid_request", "reason": problem}
             return await self._error(
