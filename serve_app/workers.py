@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from matching.core.api.mode import BackgroundMode
 from matching.core.events.consumer import EventConsumer
 from matching.core.events.handlers import EventHandlers
 from matching.core.events.relay import OutboxRelay
@@ -52,11 +53,16 @@ class BackgroundWork:
             )
             self._consumer = EventConsumer(settings.kafka, resources.pool, handlers.as_mapping())
             self._consumer.start()
+        for mode in self._background_modes():
+            await mode.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="maintenance")
         self._sampler = asyncio.create_task(
             Sampler(self._services, self.info).run(), name="metrics"
         )
         self._services.health.background = self.info
+
+    def _background_modes(self) -> list[BackgroundMode]:
+        return [m for m in self._services.modes if isinstance(m, BackgroundMode)]
 
     async def _embed(self, text: str) -> np.ndarray:
         vector: np.ndarray = await self._services.resources.embedder.embed.remote(text)
@@ -105,4 +111,5 @@ class BackgroundWork:
             "relay": None if self._relay is None else self._relay.info(),
             "consumer": None if self._consumer is None else self._consumer.info(),
             "maintenance": self._last_maintenance,
+            "modes": {m.name: m.info() for m in self._background_modes()},  # type: ignore[attr-defined]
         }

@@ -68,7 +68,7 @@ def register(sub: Subparsers) -> None:
     models = sub.add_parser("models", help="the model registry: list, promote, rollback")
     models.add_argument("action", choices=["list", "promote", "rollback"])
     models.add_argument("version", nargs="?", help="version to promote, or latest")
-    models.add_argument("--kind", choices=["models", "index"], default="models")
+    models.add_argument("--kind", choices=["models", "index", "weightings"], default="models")
     models.add_argument("--force", action="store_true", help="promote even if metrics are worse")
     models.add_argument("--by", default="cli", help="who promotes (kept in the history)")
     models.add_argument(

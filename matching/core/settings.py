@@ -412,6 +412,75 @@ class RetentionSettings(_Group):
     erasure_days: float = _env("MATCHING_ERASURE_RETENTION_DAYS", 30.0, gt=0)
 
 
+class RequestsSettings(_Group):
+    """Request matching (matching.requests): the ranking's weights and the Kafka topics."""
+
+    skill_weight: float = _env("SKILL_MATCH_WEIGHT", 0.3, ge=0, le=1)
+    experience_weight: float = _env("EXPERIENCE_WEIGHT", 0.25, ge=0, le=1)
+    rating_weight: float = _env("RATING_WEIGHT", 0.2, ge=0, le=1)
+    availability_weight: float = _env("AVAILABILITY_WEIGHT", 0.15, ge=0, le=1)
+    price_weight: float = _env("PRICE_WEIGHT", 0.1, ge=0, le=1)
+    min_match_score: float = _env("MIN_MATCH_SCORE", 0.6, ge=0, le=1)
+    max_matches: int = _env("MAX_MATCHES_PER_REQUEST", 10, ge=1, le=100)
+    requests_topic: str = _env("KAFKA_REQUESTS_TOPIC", "matching-requests", min_length=1)
+    replies_topic: str = _env("KAFKA_REPLIES_TOPIC", "matching-responses", min_length=1)
+    errors_topic: str = _env("KAFKA_REQUEST_ERRORS_TOPIC", "matching-errors", min_length=1)
+    consumer_group: str = _env("KAFKA_REQUESTS_GROUP", "matching-requests", min_length=1)
+    result_ttl_s: int = _env("MATCHING_REQUEST_RESULT_TTL_S", 3600, ge=0)
+    # A pending request older than this is ranked again by the maintenance pass (its
+    # background task was lost with its replica).
+    stale_pending_s: float = _env("MATCHING_REQUEST_STALE_S", 60.0, gt=0)
+    # Two skill names at least this similar (cosine of their embeddings) are the same skill.
+    skill_similarity: float = _env("MATCHING_SKILL_SIMILARITY", 0.75, gt=0, le=1)
+    # Units of one reference currency per unit of each currency: "USD=1,EUR=1.08,GBP=1.27".
+    # Two currencies not both here cannot be compared (the provider is filtered, with reason).
+    currency_rates: str = _env("MATCHING_CURRENCY_RATES", "USD=1,EUR=1.08,GBP=1.27")
+
+    @field_validator("currency_rates")
+    @classmethod
+    def _rates(cls, v: str) -> str:
+        _parse_rates(v)
+        return v
+
+    @model_validator(mode="after")
+    def _weights_sum_to_one(self) -> RequestsSettings:
+        total = sum(self.weights.values())
+        if abs(total - 1.0) > 0.01:
+            raise ValueError(f"the five *_WEIGHT settings must sum to 1, they sum to {total:.3f}")
+        return self
+
+    @property
+    def weights(self) -> dict[str, float]:
+        return {
+            "skill_match": self.skill_weight,
+            "experience": self.experience_weight,
+            "rating": self.rating_weight,
+            "availability": self.availability_weight,
+            "price": self.price_weight,
+        }
+
+    @property
+    def rates(self) -> dict[str, float]:
+        return _parse_rates(self.currency_rates)
+
+
+def _parse_rates(raw: str) -> dict[str, float]:
+    rates: dict[str, float] = {}
+    for part in _split(raw):
+        code, sep, value = part.partition("=")
+        code = code.strip().upper()
+        if not sep or len(code) != 3 or not code.isalpha():
+            raise ValueError(f"{part!r} is not CODE=rate (a 3-letter currency code)")
+        try:
+            rate = float(value)
+        except ValueError:
+            raise ValueError(f"{part!r}: the rate is not a number") from None
+        if not rate > 0 or rate == float("inf"):
+            raise ValueError(f"{part!r}: the rate must be positive")
+        rates[code] = rate
+    return rates
+
+
 _GROUPS: dict[str, type[_Group]] = {
     "database": DatabaseSettings,
     "redis": RedisSettings,
@@ -422,6 +491,7 @@ _GROUPS: dict[str, type[_Group]] = {
     "serving": ServingSettings,
     "auth": AuthSettings,
     "retention": RetentionSettings,
+    "requests": RequestsSettings,
 }
 # Variables with these prefixes belong to this service: an unknown one is a typo.
 _OWN_PREFIXES = ("MATCHING_", "ALGORITHM_", "SIMILARITY_", "MAX_MATCHES")
@@ -455,6 +525,7 @@ class Settings:
     serving: ServingSettings
     auth: AuthSettings
     retention: RetentionSettings
+    requests: RequestsSettings
     EXTRA_KNOWN: ClassVar[set[str]] = {"MATCHING_HOME", "MATCHING_COMPOSITION"}
 
     def __init__(self, **groups: _Group) -> None:

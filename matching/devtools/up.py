@@ -54,11 +54,13 @@ def _start_services(home: Path, stack: contextlib.ExitStack) -> None:
 async def _prepare(settings: Settings, users: int) -> str | None:
     """Migrate, seed, build a snapshot; returns one demo user's id."""
     from matching.core.storage.db import connect
+    from matching.devtools.demo_requests import seed_providers
     from matching.devtools.seed import seed
     from training.build_index import build_index
 
     report = await seed(settings, users)
     print(f"  seeded    {report.inserted} new, {report.skipped} existing ({report.seconds:.0f}s)")
+    print(f"  providers {await seed_providers(settings)} new (request matching's demo catalogue)")
     if report.inserted or artifacts.latest(settings.index.artifacts_dir, KIND) is None:
         folder, manifest = await build_index(settings)
         print(

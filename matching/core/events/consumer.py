@@ -108,6 +108,7 @@ class Outcome:
 
 
 Handler = Callable[[Record, dict[str, Any]], Awaitable[Outcome]]
+Decoder = Callable[[bytes | None], dict[str, Any]]
 
 
 @dataclass(slots=True)
@@ -207,12 +208,15 @@ class EventConsumer:
         inbox_retention: timedelta | None = timedelta(days=14),
         db_timeout_s: float = 10.0,
         retry_for_s: float | None = None,
+        decode: Decoder | None = None,
     ) -> None:
         if not kafka.bootstrap_servers:
             raise ValueError("KAFKA_BOOTSTRAP_SERVERS is not set")
         self._kafka = kafka
         self._pool = pool
         self._handlers = dict(handlers)
+        # Topics whose records carry no event_type (a request/reply topic) bring their own.
+        self._decode = decode or decode_event
         self._consumer_options: dict[str, Any] = {
             "session_timeout_ms": session_timeout_ms,
             "heartbeat_interval_ms": heartbeat_interval_ms,
@@ -400,7 +404,7 @@ class EventConsumer:
         return self._failures
 
     async def _handle(self, record: Record) -> None:
-        event = decode_event(record.value)
+        event = self._decode(record.value)
         handler = self._handlers.get(event["event_type"])
         if handler is None:
             self._stats.ignored += 1

@@ -16,13 +16,16 @@ GATE = ("like_auc", f"mutual_precision_at_{K}")  # a candidate worse on either i
 
 
 def better_than(
-    candidate: Mapping[str, Any], serving: Mapping[str, Any] | None, tolerance: float = 0.0
+    candidate: Mapping[str, Any],
+    serving: Mapping[str, Any] | None,
+    tolerance: float = 0.0,
+    gate: tuple[str, ...] = GATE,
 ) -> tuple[bool, str]:
-    """Is the candidate at least as good as the serving model on every GATE metric?"""
+    """Is the candidate at least as good as the serving model on every `gate` metric?"""
     if serving is None:
         return True, "no serving model metrics to compare with"
     said = []
-    for key in GATE:
+    for key in gate:
         ours, theirs = candidate.get(key), serving.get(key)
         if ours is None:
             return False, f"the candidate has no {key}: evaluate it first"
@@ -90,3 +93,20 @@ def collab_wins(with_collab: Mapping[str, Any], without: Mapping[str, Any]) -> t
     if all(with_collab[k] == without.get(k) for k in GATE):
         return False, "no better than without them on any of " + ", ".join(GATE)
     return True, why
+# Request ranking weightings (matching.requests), evaluated on booked outcomes.
+WEIGHTING_GATE = ("booked_mrr", "booked_hit_at_3")
+
+
+def weighting_check(
+    evaluation: Mapping[str, Any] | None,
+    live: str | None,
+    live_metrics: Mapping[str, Any] | None,
+) -> tuple[bool, str]:
+    """May a weighting replace `live` (None: the settings' weights)? Its evaluation scores
+    what serves now on the same outcomes as its `baseline`; that comes first."""
+    if evaluation is None or not isinstance(evaluation.get("metrics"), Mapping):
+        return False, "it was never evaluated: run training.evaluate_requests first"
+    baseline = evaluation.get("baseline") or {}
+    serving = baseline.get("metrics") if baseline.get("weighting") == live else live_metrics
+    ok, why = better_than(evaluation["metrics"], serving, gate=WEIGHTING_GATE)
+    return ok, f"against {live or 'the settings weights'}: {why}"

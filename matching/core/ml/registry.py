@@ -7,6 +7,7 @@ A folder by default (`MATCHING_ARTIFACTS_DIR`), or any `pyarrow.fs` URI (`s3://b
     <root>/index/<version>/...                  FAISS index snapshots (training/build_index.py)
     <root>/collab/<version>/...                 like-graph factors (training/collab.py), live
                                                 with the model trained on them
+    <root>/weightings/<version>/...             request weights (training/evaluate_requests.py)
     <root>/live.json                            {"models": v, "index": v, "history": [...]}
 
 Jobs write a version to a local folder and `push` it here (a no-op when the registry is
@@ -34,7 +35,7 @@ from typing import Any
 from pyarrow import fs
 
 from matching.core.ml.artifacts import MANIFEST, verify
-from matching.core.ml.gate import promotion_check
+from matching.core.ml.gate import promotion_check, weighting_check
 from matching.core.settings import Settings
 
 LIVE = "live.json"
@@ -43,7 +44,7 @@ EVALUATION = f"{EVALUATION_DIR}/metrics.json"
 # What of an evaluation folder the admin page may read: the report and its plots.
 EVALUATION_FILE = re.compile(r"[a-z][a-z0-9_]{0,63}\.(png|md)")
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-KINDS = {"models": "models", "index": "index"}  # registry kind -> folder
+KINDS = {"models": "models", "index": "index", "weightings": "weightings"}  # kind -> folder
 # Versioned but never live on their own: collaborative factors go live with their model.
 _FOLLOWERS = {"collab": "collab"}
 _HISTORY = 50
@@ -104,11 +105,13 @@ class Registry:
     def live(self) -> dict[str, Any]:
         """{"models": version | None, "index": version | None, "history": [...]}."""
         data = self._read_json(self._path(LIVE)) or {}
-        return {
+        live = {
             "models": data.get("models"),
             "index": data.get("index"),
             "history": list(data.get("history", [])),
         }
+        # Kinds added later appear once one of their versions has been live.
+        return live | {k: data[k] for k in KINDS if k not in live and data.get(k) is not None}
 
     def local_copy(self, kind: str, version: str) -> Path:
         """A local folder holding the version (the folder itself on a local registry)."""
@@ -167,7 +170,7 @@ class Registry:
             out[kind] = [
                 {
                     "version": m["version"],
-                    "live": m["version"] == live[kind],
+                    "live": m["version"] == live.get(kind),
                     "created_at": m.get("created_at"),
                     "algorithm_version": m.get("algorithm_version"),
                     "metrics": _summary(self.metrics(kind, m["version"], m)),
@@ -221,12 +224,13 @@ class Registry:
             version = str(found[-1]["version"])
         self.manifest(kind, version)  # exists and is complete
         live = self.live()
-        current = live[kind]
+        current = live.get(kind)
         if current == version:
             return live
-        if kind == "models" and not force:
+        if kind in ("models", "weightings") and not force:
             live_metrics = None if current is None else self.metrics(kind, current)
-            ok, reason = promotion_check(self.evaluation(kind, version), current, live_metrics)
+            check = promotion_check if kind == "models" else weighting_check
+            ok, reason = check(self.evaluation(kind, version), current, live_metrics)
             if not ok:
                 serving = f"live model {current}" if current else "the weighted score"
                 raise PromotionRefused(f"{version} is not better than {serving}: {reason}")
@@ -236,7 +240,7 @@ class Registry:
         """Make the version that was live before the current one was promoted live again;
         rolling back again keeps walking back (a rollback is not itself undone)."""
         live = self.live()
-        current = live[kind]
+        current = live.get(kind)
         for entry in reversed(live["history"]):
             promoted = str(entry.get("action", "")).startswith("promote")
             if entry["kind"] == kind and promoted and entry["to"] == current:
@@ -248,7 +252,7 @@ class Registry:
     ) -> dict[str, Any]:
         entry = {
             "kind": kind,
-            "from": live[kind],
+            "from": live.get(kind),
             "to": version,
             "action": action,
             "by": by,

@@ -1,0 +1,1 @@
+"""Request matching's HTTP routes."""

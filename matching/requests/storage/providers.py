@@ -1,0 +1,122 @@
+"""Providers in PostgreSQL, and their change log (every write appends to it)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import asyncpg
+import numpy as np
+
+from matching.requests.catalogue import Provider
+from matching.requests.schemas import ProviderUpsert
+
+_COLUMNS = "provider_id, body, embedding, updated_at"
+
+
+def _provider(row: asyncpg.Record) -> Provider:
+    return Provider(
+        provider_id=row["provider_id"],
+        body=ProviderUpsert.model_validate(row["body"]),
+        vector=np.frombuffer(row["embedding"], dtype=np.float32),
+        updated_at=row["updated_at"],
+    )
+
+
+async def _log(conn: asyncpg.Connection, provider_id: UUID) -> None:
+    await conn.execute("INSERT INTO provider_changes (provider_id) VALUES ($1)", provider_id)
+
+
+async def upsert(
+    conn: asyncpg.Connection,
+    provider_id: UUID,
+    body: ProviderUpsert,
+    vector: np.ndarray,
+    model_version: str,
+) -> Provider:
+    """Write the provider and its change-log row in one transaction."""
+    async with conn.transaction():
+        row = await conn.fetchrow(
+            "INSERT INTO providers (provider_id, body, embedding, model_version, active) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider_id) DO UPDATE SET "
+            "body = EXCLUDED.body, embedding = EXCLUDED.embedding, "
+            "model_version = EXCLUDED.model_version, active = EXCLUDED.active, "
+            f"updated_at = now() RETURNING {_COLUMNS}",
+            provider_id,
+            body.model_dump(mode="json"),
+            np.asarray(vector, dtype=np.float32).tobytes(),
+            model_version,
+            body.active,
+        )
+        await _log(conn, provider_id)
+    assert row is not None
+    return _provider(row)
+
+
+async def get(conn: asyncpg.Connection, provider_id: UUID) -> Provider | None:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM providers WHERE provider_id = $1", provider_id
+    )
+    return None if row is None else _provider(row)
+
+
+async def delete(conn: asyncpg.Connection, provider_id: UUID) -> bool:
+    """Delete the provider (and log it) in the caller's transaction; False: no such one."""
+    status = await conn.execute("DELETE FROM providers WHERE provider_id = $1", provider_id)
+    if status.endswith(" 0"):
+        return False
+    await _log(conn, provider_id)
+    return True
+
+
+async def listed(
+    conn: asyncpg.Connection,
+    *,
+    skill: str | None,
+    session_type: str | None,
+    active: bool | None,
+    limit: int,
+    offset: int,
+) -> list[Provider]:
+    """A page by id, filtered on a skill name (case-insensitive), a session type, active."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM providers WHERE ($1::text IS NULL OR EXISTS ("
+        "  SELECT 1 FROM jsonb_array_elements(body->'skills') s"
+        "  WHERE lower(s->>'name') = lower($1))) "
+        "AND ($2::text IS NULL OR body->'session_types' ? $2) "
+        "AND ($3::boolean IS NULL OR active = $3) "
+        "ORDER BY provider_id LIMIT $4 OFFSET $5",
+        skill,
+        session_type,
+        active,
+        limit,
+        offset,
+    )
+    return [_provider(r) for r in rows]
+
+
+async def fetch(
+    conn: asyncpg.Connection, model_version: str, ids: Sequence[UUID] | None = None
+) -> list[Provider]:
+    """Every provider embedded by `model_version` (or only those of `ids`)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM providers WHERE model_version = $1 "
+        "AND ($2::uuid[] IS NULL OR provider_id = ANY($2::uuid[]))",
+        model_version,
+        None if ids is None else list(ids),
+    )
+    return [_provider(r) for r in rows]
+
+
+async def last_change(conn: asyncpg.Connection) -> int:
+    return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM provider_changes"))
+
+
+async def changes_since(conn: asyncpg.Connection, seq: int) -> tuple[int, list[UUID]]:
+    """(the newest position, the providers changed after `seq`)."""
+    rows = await conn.fetch(
+        "SELECT seq, provider_id FROM provider_changes WHERE seq > $1 ORDER BY seq", seq
+    )
+    if not rows:
+        return seq, []
+    return int(rows[-1]["seq"]), list(dict.fromkeys(r["provider_id"] for r in rows))

@@ -1,0 +1,219 @@
+"""Request matching over HTTP in-process, on real PostgreSQL, Redis and the real model."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from deployments.embedder import Embedder
+from deployments.reranker import Reranker
+from deployments.retriever import Retriever
+from matching.core.api.resources import Resources
+from matching.core.settings import Settings
+from matching.core.stages import LocalStage
+from matching.requests.mode import Requests
+from matching.requests.storage import requests as store
+from serve_app.services import build_services
+from tests.integration.conftest import App, stop_app
+from tests.support import profile_body
+from tests.support_requests import provider_body, request_body
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings, embedder: Embedder) -> AsyncIterator[App]:
+    """The app with discovery and requests (profiles' DELETE erases both)."""
+    retriever = Retriever(settings)
+    await retriever.start()
+    resources = Resources(
+        settings, LocalStage(embedder), LocalStage(retriever), LocalStage(Reranker(settings))
+    )
+    await resources.start()
+    started = App(build_services(resources, ("discovery", "requests")), retriever)
+    try:
+        yield started
+    finally:
+        await stop_app(started)
+
+
+def mode(app: App) -> Requests:
+    found = app.services.mode("requests")
+    assert isinstance(found, Requests)
+    return found
+
+
+async def put(app: App, name: str = "Ada", **over: Any) -> str:
+    provider_id = str(uuid.uuid4())
+    r = await app.client.put(f"/v1/providers/{provider_id}", json=provider_body(name, **over))
+    assert r.status_code == 200, r.text
+    return provider_id
+
+
+async def test_a_provider_is_ranked_once_put_and_gone_once_deleted(app: App) -> None:
+    ada = await put(app)
+    got = await app.client.get(f"/v1/providers/{ada}")
+    assert got.status_code == 200 and got.json()["skills"][1]["name"] == "React.js"
+    listed = await app.client.get("/v1/providers", params={"skill": "python"})
+    assert [p["provider_id"] for p in listed.json()["providers"]] == [ada]
+    r = await app.client.post("/v1/requests", json=request_body())
+    assert r.status_code == 200, r.text
+    [match] = r.json()["matches"]
+    # "React" is "React.js" by embedding similarity, "ML" is "Machine Learning" by acronym
+    assert match["provider_id"] == ada
+    assert match["matching_skills"] == ["React", "ML"] and match["missing_skills"] == []
+    assert match["recommendation_reason"].startswith("Knows React, ML")
+    assert (await app.client.delete(f"/v1/providers/{ada}")).status_code == 204
+    again = await app.client.post("/v1/requests", json=request_body())
+    assert again.json()["matches"] == [] and again.json()["total_providers"] == 0
+    assert (await app.client.get(f"/v1/providers/{ada}")).status_code == 404
+
+
+async def test_filters_are_counted_and_a_relaxation_suggested(app: App) -> None:
+    await put(app, "Cheap")
+    for name, rate in (("Dear", 170), ("Dearer", 160)):
+        await put(app, name, hourly_rate=rate)
+    await put(app, "Groups", session_types=["workshop"])
+    body = (await app.client.post("/v1/requests", json=request_body())).json()
+    assert [m["name"] for m in body["matches"]] == ["Cheap"]
+    assert body["filtered_out"]["budget"] == 2 and body["filtered_out"]["session_type"] == 1
+    assert body["relaxations"][0]["suggestion"] == "budget up to $170 adds 2 providers"
+
+
+async def test_a_user_acts_only_as_themselves(app: App) -> None:
+    me, other = uuid.uuid4(), uuid.uuid4()
+    mine = await app.bare.put(f"/v1/providers/{me}", json=provider_body(), headers=app.bearer(me))
+    assert mine.status_code == 200
+    theirs = await app.bare.put(
+        f"/v1/providers/{other}", json=provider_body(), headers=app.bearer(me)
+    )
+    assert theirs.status_code == 403 and theirs.json()["field"] == "provider_id"
+    as_other = request_body(requester_id=str(other))
+    refused = await app.bare.post("/v1/requests", json=as_other, headers=app.bearer(me))
+    assert refused.status_code == 403 and refused.json()["field"] == "requester_id"
+    sent = await app.bare.post(
+        "/v1/requests", json=request_body(request_id="mine-1"), headers=app.bearer(me)
+    )
+    assert sent.status_code == 200
+    history = await app.bare.get("/v1/requests?requester=me", headers=app.bearer(me))
+    assert [h["request_id"] for h in history.json()["requests"]] == ["mine-1"]
+    peek = await app.bare.get("/v1/requests/mine-1", headers=app.bearer(other))
+    assert peek.status_code == 404
+    reuse = await app.bare.post(
+        "/v1/requests", json=request_body(request_id="mine-1"), headers=app.bearer(other)
+    )
+    assert reuse.status_code == 409 and reuse.json()["field"] == "request_id"
+    foreign = await app.bare.get(f"/v1/requests?requester={other}", headers=app.bearer(me))
+    assert foreign.status_code == 403
+
+
+async def test_one_request_id_is_ranked_once_even_when_sent_at_once(app: App) -> None:
+    await put(app)
+    request_id = f"dup-{uuid.uuid4().hex}"  # Redis db 15 outlives this test's database
+    body = request_body(request_id=request_id)
+    answers = await asyncio.gather(*(app.client.post("/v1/requests", json=body) for _ in range(4)))
+    assert {a.status_code for a in answers} == {200}
+    assert len({a.json()["ranked_at"] for a in answers}) == 1
+    later = await app.client.post("/v1/requests", json=body)
+    assert later.json() == answers[0].json()
+    async with app.resources.connection() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM match_requests") == 1
+    cached = await app.resources.redis.get(f"match_result:{request_id}")
+    ttl = await app.resources.redis.ttl(f"match_result:{request_id}")
+    assert cached is not None and 0 < ttl <= 3600
+
+
+async def test_respond_async_answers_202_then_the_result(app: App) -> None:
+    await put(app)
+    body = request_body(request_id=f"async-{uuid.uuid4().hex}")
+    r = await app.client.post("/v1/requests", json=body, headers={"Prefer": "respond-async"})
+    assert r.status_code == 202 and r.json()["status"] == "pending"
+    for _ in range(200):
+        state = (await app.client.get(f"/v1/requests/{body['request_id']}")).json()
+        if state["status"] != "pending":
+            break
+        await asyncio.sleep(0.05)
+    assert state["status"] == "completed" and len(state["result"]["matches"]) == 1
+
+
+async def test_maintenance_finishes_a_request_whose_task_was_lost(app: App) -> None:
+    await put(app)
+    async with app.resources.connection() as conn:
+        await store.claim(conn, "lost-1", "service", request_body(request_id="lost-1"))
+        await conn.execute("UPDATE match_requests SET updated_at = now() - interval '1 hour'")
+    assert await mode(app).maintain() == {"finished": 1, "failed": 0}
+    state = (await app.client.get("/v1/requests/lost-1")).json()
+    assert state["status"] == "completed" and len(state["result"]["matches"]) == 1
+
+
+async def test_an_outcome_is_kept_with_the_rank_it_had(app: App) -> None:
+    ada = await put(app)
+    await app.client.post("/v1/requests", json=request_body(request_id="out-1"))
+    r = await app.client.post(
+        "/v1/requests/out-1/outcome", json={"provider_id": ada, "outcome": "booked"}
+    )
+    assert r.status_code == 201 and r.json()["rank"] == 1
+    missing = await app.client.post(
+        "/v1/requests/nope/outcome", json={"provider_id": ada, "outcome": "booked"}
+    )
+    assert missing.status_code == 404 and missing.json()["field"] == "request_id"
+
+
+async def test_bad_input_names_the_field(app: App) -> None:
+    zone = request_body()
+    zone["availability"]["timezone"] = "Mars/Olympus"
+    r = await app.client.post("/v1/requests", json=zone)
+    assert r.status_code == 422 and "timezone" in r.json()["field"]
+    slot = provider_body(
+        availability=[{"day_of_week": 0, "start": "10:00", "end": "09:00", "timezone": "UTC"}]
+    )
+    r = await app.client.put(f"/v1/providers/{uuid.uuid4()}", json=slot)
+    assert r.status_code == 422 and r.json()["field"].endswith("end")
+
+
+async def test_erasing_a_person_erases_them_as_provider_and_requester(app: App) -> None:
+    person = uuid.uuid4()
+    assert (await app.client.put(f"/v1/profiles/{person}", json=profile_body())).status_code in (
+        200,
+        201,
+    )
+    await app.client.put(f"/v1/providers/{person}", json=provider_body())
+    body = request_body(request_id="erase-1", requester_id=str(person))
+    other = await app.client.post("/v1/requests", json=request_body(request_id="other-1"))
+    assert [m["provider_id"] for m in other.json()["matches"]] == [str(person)]
+    await app.client.post("/v1/requests", json=body)
+    assert (await app.client.delete(f"/v1/profiles/{person}")).status_code == 204
+    assert (await app.client.get(f"/v1/providers/{person}")).status_code == 404
+    assert (await app.client.get("/v1/requests/erase-1")).status_code == 404
+    scrubbed = (await app.client.get("/v1/requests/other-1")).json()
+    assert scrubbed["result"]["matches"] == []
+    after = await app.client.post("/v1/requests", json=request_body())
+    assert after.json()["matches"] == []
+
+
+async def test_outcomes_evaluate_weightings_and_the_promoted_one_ranks(app: App) -> None:
+    from matching.core.ml.registry import Registry
+    from training.evaluate_requests import run
+
+    cheap = await put(app, "Cheap", hourly_rate=40, rating_count=2, rating_average=3.9)
+    await put(app, "Rated", hourly_rate=140, rating_count=400, rating_average=4.9)
+    for i in range(3):  # clients keep booking the cheap one
+        await app.client.post("/v1/requests", json=request_body(request_id=f"ev-{i}"))
+        await app.client.post(
+            f"/v1/requests/ev-{i}/outcome", json={"provider_id": cheap, "outcome": "booked"}
+        )
+    settings = app.resources.settings
+    report = await run(settings)
+    assert report["weightings"]["serving"]["outcomes"] == 3
+    best = report["best"]
+    assert report["weightings"][best]["booked_mrr"] >= report["weightings"]["serving"]["booked_mrr"]
+    live = Registry.from_settings(settings).promote("weightings", report["version"])
+    assert live["weightings"] == report["version"]
+    service = mode(app).service
+    service.weights.expire()  # the test does not wait out the 30 s re-read
+    answer = (await app.client.post("/v1/requests", json=request_body())).json()
+    assert answer["weights"] == pytest.approx(await service.weights.get())
+    assert answer["weights"] != settings.requests.weights
