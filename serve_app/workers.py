@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from matching.core.api.mode import BackgroundMode
 from matching.core.events.consumer import EventConsumer
 from matching.core.events.handlers import EventHandlers
 from matching.core.events.relay import OutboxRelay
@@ -51,6 +52,9 @@ class BackgroundWork:
             self._consumer = EventConsumer(settings.kafka, resources.pool, handlers.as_mapping())
             self._consumer.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="maintenance")
+        for mode in self._services.modes:
+            if isinstance(mode, BackgroundMode):
+                await mode.start()
         self._services.health.background = self.info
 
     async def _embed(self, text: str) -> np.ndarray:

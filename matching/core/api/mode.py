@@ -5,7 +5,7 @@ part of erasing a person and its periodic maintenance. The builder enables modes
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from fastapi import FastAPI
 
@@ -35,3 +35,12 @@ class Mode(Protocol):
 
     async def maintain(self) -> dict[str, Any]:
         """Periodic work; called on one replica at a time, under the maintenance lock."""
+
+
+@runtime_checkable
+class BackgroundMode(Protocol):
+    """A mode with work of its own in the background (a matcher loop), started with the
+    replica's background work and stopped by `Mode.stop`."""
+
+    async def start(self) -> None:
+        """Start the mode's background tasks."""
