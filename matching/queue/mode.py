@@ -22,7 +22,8 @@ from matching.queue.storage.live import LiveQueue
 from matching.queue.ws import Follower
 
 _ROUTERS = (tickets, matches, sessions, stats, socket)
-HUB_READ_TIMEOUT_S = 30.0  # the pub/sub connection waits for messages on purpose
+HUB_READ_TIMEOUT_S = 30.0
+LIVE_CONNECTIONS = 64  # the pub/sub connection waits for messages on purpose
 
 
 class Queue:
@@ -37,7 +38,11 @@ class Queue:
         self._r = resources
         settings = resources.settings
         self.definition = QueueDefinition.from_settings(settings.queue)
-        self.live = LiveQueue(resources.redis, settings.queue)
+        # Its own pool: every socket of the replica issues commands at once, and a command
+        # waits for a free connection rather than failing at the shared pool's cap.
+        live_client = redis_client.create_client(settings.redis, queue_for=LIVE_CONNECTIONS)
+        assert live_client is not None
+        self.live = LiveQueue(live_client, settings.queue)
         self.service = QueueService(resources, self.live, self.definition)
         self.matcher = Matcher(resources, self.live, self.definition)
         blocking = redis_client.create_client(settings.redis, HUB_READ_TIMEOUT_S)
@@ -60,6 +65,8 @@ class Queue:
     async def stop(self) -> None:
         await self.matcher.stop()
         await self.hub.stop()
+        await self.hub.close()
+        await self.live.redis.aclose()
 
     async def maintain(self) -> dict[str, Any]:
         return {"matcher": self.matcher.last}

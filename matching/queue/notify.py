@@ -33,6 +33,9 @@ class Hub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    async def close(self) -> None:
+        await self._redis.aclose()
+
     def listen(self, user: str) -> asyncio.Event:
         event = asyncio.Event()
         self._users[user].add(event)

@@ -88,7 +88,6 @@ class queue_app_for:
 
     async def __aexit__(self, *_: object) -> None:
         app = self.app
-        await app.queue.stop()
         prefix = app.queue.live.prefix
         keys = [
             k
@@ -98,7 +97,7 @@ class queue_app_for:
         ]
         if keys:
             await app.redis.delete(*keys)
-        await app.queue.hub._redis.aclose()
+        await app.queue.stop()
         await app.client.aclose()
         await app.bare.aclose()
         await app.resources.close()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+
 from fastapi import APIRouter, Query, WebSocket
+from redis.exceptions import RedisError
 
 from matching.core.api.errors import Unauthorized
 from matching.core.auth import Authenticator
 
 router = APIRouter(prefix="/v1/queue")
 POLICY = 1008  # RFC 6455: the credentials were refused
+TRY_AGAIN = 1013  # RFC 6455: try again later (the queue's Redis is unavailable)
+log = logging.getLogger(__name__)
 
 
 @router.websocket("/ws")
@@ -31,4 +37,9 @@ async def queue_socket(
     if caller.subject is None:
         await ws.close(POLICY, "authorization: a socket follows one user; send their token")
         return
-    await ws.app.state.queue_follower.follow(ws, caller.subject, last_seq)
+    try:
+        await ws.app.state.queue_follower.follow(ws, caller.subject, last_seq)
+    except (RedisError, OSError, TimeoutError):
+        log.warning("queue socket ended: redis unavailable", exc_info=True)
+        with contextlib.suppress(RuntimeError, OSError):  # the client may be gone already
+            await ws.close(TRY_AGAIN, "redis unavailable; reconnect with last_seq")
