@@ -9,6 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
+from matching.core.storage.locks import lock_pair_for_transaction
+from matching.queue.storage.history import HISTORY_LOCK
 from matching.queue.storage.live import LiveQueue
 
 _DELETE = """
@@ -26,7 +28,10 @@ class QueueErasure:
         self._live = live
 
     async def lock(self, conn: asyncpg.Connection, user_id: UUID) -> None:
-        """Nothing to lock: Redis's scripts order the live changes."""
+        """The history writer's lock: its batches wait for this erasure, then skip the
+        person (Redis's scripts order the live changes)."""
+        del user_id
+        await lock_pair_for_transaction(conn, HISTORY_LOCK)
 
     async def erase(self, conn: asyncpg.Connection, user_id: UUID, topic: str) -> dict[str, Any]:
         del topic  # the queue's notices go to the users' streams, not Kafka

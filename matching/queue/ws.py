@@ -14,7 +14,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from matching.queue.notify import Hub
 from matching.queue.storage.live import LiveQueue
 
-REREAD_S = 2.0  # a socket rereads its stream this often even without a notification
+REREAD_S = 5.0  # a socket rereads its stream this often even without a notification
 PAGE = 100
 
 

@@ -6,6 +6,8 @@ import redis.asyncio as aioredis
 
 from matching.core.settings import RedisSettings
 
+POOL_WAIT_S = 10.0
+
 
 def create_client(
     settings: RedisSettings, read_timeout_s: float | None = None, queue_for: int | None = None
@@ -20,8 +22,9 @@ def create_client(
     options = {"socket_timeout": read_timeout_s or timeout, "socket_connect_timeout": timeout}
     if queue_for is None:
         return aioredis.from_url(settings.url, **options)
+    # Waiting for a connection is queueing, not a slow Redis: a longer wait than a read.
     pool = aioredis.BlockingConnectionPool.from_url(
-        settings.url, max_connections=queue_for, timeout=timeout, **options
+        settings.url, max_connections=queue_for, timeout=POOL_WAIT_S, **options
     )
     return aioredis.Redis.from_pool(pool)  # owns it: aclose() closes its connections
 

@@ -12,9 +12,14 @@ from uuid import UUID
 
 import asyncpg
 
+from matching.core.storage.erasure import erased_at
+from matching.core.storage.locks import lock_pair_for_transaction
 from matching.core.storage.outbox import enqueue
 
 MATCH_FOUND = "match.found"
+# Taken by every batch and by an erasure's queue step: a record naming a person is applied
+# either before their erasure (which then deletes it) or after it (and is skipped).
+HISTORY_LOCK = "queue:history"
 Record = dict[str, Any]
 
 
@@ -35,6 +40,7 @@ async def apply_batch(
 ) -> None:
     """Apply `rows` ((stream id, record) in order) and move the cursor, atomically."""
     async with conn.transaction():
+        await lock_pair_for_transaction(conn, HISTORY_LOCK)
         for _, record in rows:
             await _APPLY[record["kind"]](conn, record, topic)
         await conn.execute(
@@ -48,6 +54,8 @@ async def apply_batch(
 async def _ticket(conn: asyncpg.Connection, r: Record, _topic: str) -> None:
     at = _at(r["at"])
     if "created" in r:
+        if await _erased(conn, r["user"]):
+            return
         await conn.execute(
             "INSERT INTO queue_tickets (id, user_id, criteria, client_request_id, status, "
             "created_at, updated_at) VALUES ($1, $2, $3, $4, 'pending', $5, $5) "
@@ -73,7 +81,13 @@ async def _ticket(conn: asyncpg.Connection, r: Record, _topic: str) -> None:
     )
 
 
+async def _erased(conn: asyncpg.Connection, *users: str) -> bool:
+    return any([await erased_at(conn, UUID(u)) is not None for u in users])
+
+
 async def _match(conn: asyncpg.Connection, r: Record, _topic: str) -> None:
+    if await _erased(conn, r["ua"], r["ub"]):
+        return
     await conn.execute(
         "INSERT INTO queue_matches (id, ticket_a, ticket_b, user_a, user_b, criteria, relaxation, "
         "status, created_at, deadline, wait_ms) "
@@ -115,6 +129,8 @@ async def _confirm(conn: asyncpg.Connection, r: Record, _topic: str) -> None:
 
 
 async def _session(conn: asyncpg.Connection, r: Record, topic: str) -> None:
+    if await _erased(conn, *r["users"]):
+        return
     users = [UUID(u) for u in r["users"]]
     inserted = await conn.fetchval(
         "INSERT INTO queue_sessions (id, match_id, user_a, user_b, criteria, item_id, created_at) "
