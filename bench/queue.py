@@ -33,6 +33,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
 
 from bench.common import api_key, ensure_database
 from bench.report import read_report, replace_section
@@ -69,6 +70,9 @@ def _environment(database_url: str, artifacts: str) -> dict[str, str]:
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "LOG_LEVEL": "WARNING",
+        # One process serves every socket: on a busy machine its event loop, not Redis, is
+        # what is slow to read a reply, and a 1 s read timeout would close sockets for it.
+        "MATCHING_REDIS_TIMEOUT_S": "5",
     }
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)  # the outbox keeps match.found; no relay here
     return env
@@ -98,6 +102,15 @@ async def _user(
     run: Run,
 ) -> None:
     await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
+    try:
+        await _ticket_to_session(http, ws, token, criteria, run)
+    except (httpx.HTTPError, ConnectionClosed) as exc:  # counted, not fatal: the row says
+        run.errors.append(type(exc).__name__)
+
+
+async def _ticket_to_session(
+    http: httpx.AsyncClient, ws: ClientConnection, token: str, criteria: dict[str, str], run: Run
+) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     run.sent = time.perf_counter()
     response = await http.post("/v1/queue/requests", json={"criteria": criteria}, headers=headers)
@@ -135,15 +148,15 @@ async def _scenario(
         t0 = time.perf_counter() + 0.5
         step = spread_s / users
         try:
-            await asyncio.wait_for(
-                asyncio.gather(
-                    *(
-                        _user(http, ws, tok, keys[i % len(keys)], t0 + i * step, run)
-                        for i, (ws, tok, run) in enumerate(zip(sockets, tokens, runs, strict=True))
-                    )
-                ),
-                timeout=spread_s + 180,
-            )
+            tasks = [
+                asyncio.create_task(_user(http, ws, tok, keys[i % len(keys)], t0 + i * step, run))
+                for i, (ws, tok, run) in enumerate(zip(sockets, tokens, runs, strict=True))
+            ]
+            # Bounded: a user whose partner's POST failed waits out the confirmation window.
+            _, late = await asyncio.wait(tasks, timeout=spread_s + 60)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         finally:
             await asyncio.gather(*(ws.close() for ws in sockets))
     return runs
@@ -157,6 +170,12 @@ def _ms(values: list[float]) -> tuple[str, str]:
 
 
 def _row(name: str, runs: list[Run]) -> str:
+    row = _format_row(name, runs)
+    print(row, flush=True)
+    return row
+
+
+def _format_row(name: str, runs: list[Run]) -> str:
     sent = [r for r in runs if r.sent and not r.errors]
     span = max(r.answered for r in sent) - min(r.sent for r in sent) if sent else 0.0
     rate = len(sent) / span if span else 0.0
@@ -200,7 +219,10 @@ def main() -> None:
             ]
         finally:
             server.terminate()
-            server.wait(30)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:  # sockets still draining
+                server.kill()
     _write(args, rows)
 
 
