@@ -11,10 +11,15 @@ from matching.core.api.mode import Mode
 from matching.core.api.profiles import ProfileService
 from matching.core.api.resources import Resources
 from matching.discovery.mode import Discovery
+from matching.queue.mode import Queue
 from matching.requests.mode import Requests
 
-ModeName = Literal["discovery", "requests"]
-MODES: dict[str, type[Discovery] | type[Requests]] = {"discovery": Discovery, "requests": Requests}
+ModeName = Literal["discovery", "requests", "queue"]
+MODES: dict[str, type[Discovery] | type[Requests] | type[Queue]] = {
+    "discovery": Discovery,
+    "requests": Requests,
+    "queue": Queue,
+}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ Built where a process starts (`Settings.from_env()`), never at import time.
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import ssl
 from collections.abc import Mapping
@@ -479,6 +480,53 @@ def _parse_rates(raw: str) -> dict[str, float]:
             raise ValueError(f"{part!r}: the rate must be positive")
         rates[code] = rate
     return rates
+# The queue mode's default definition: every field a ticket must name, its allowed values and
+# how it may relax after a wait ("adjacent": a neighbouring value in this order; "any").
+DEFAULT_QUEUE_DEFINITION = (
+    '{"fields": ['
+    '{"name": "difficulty", "values": ["easy", "medium", "hard"], "relax": "adjacent"}, '
+    '{"name": "topic", "values": ["arrays", "strings", "graphs", "trees", "dynamic_programming", '
+    '"system_design", "behavioral", "sql"], "relax": "any"}]}'
+)
+
+
+class QueueSettings(_Group):
+    """The real-time queue (matching.queue): its definition and its clocks."""
+
+    # JSON: {"fields": [{"name", "values", "relax"?, "relax_after_s"?}], "items"?: [...]};
+    # the mode validates its shape when it starts (matching.queue.definition).
+    definition: str = _env("MATCHING_QUEUE_DEFINITION", DEFAULT_QUEUE_DEFINITION, min_length=2)
+    matching_timeout_s: float = _env("MATCHING_TIMEOUT_SECONDS", 60.0, gt=0, le=86_400)
+    confirm_timeout_s: float = _env("CONFIRM_MATCH_TIMEOUT_SECONDS", 120.0, gt=0, le=3_600)
+    # A waiting ticket accepts a relaxed partner after this long (a field may set its own).
+    relax_after_s: float = _env("MATCHING_QUEUE_RELAX_AFTER_S", 20.0, ge=0)
+    # Whoever declines or lets a match time out waits cooldown_s * 2^(strikes-1), capped.
+    cooldown_s: float = _env("MATCHING_QUEUE_COOLDOWN_S", 10.0, ge=0)
+    cooldown_max_s: float = _env("MATCHING_QUEUE_COOLDOWN_MAX_S", 300.0, ge=0)
+    # A user whose last WebSocket dropped keeps their ticket this long.
+    ws_grace_s: float = _env("MATCHING_QUEUE_WS_GRACE_S", 15.0, ge=0)
+    # The matcher runs on every enqueue's wake-up and at least this often.
+    matcher_interval_s: float = _env("MATCHING_QUEUE_MATCHER_INTERVAL_S", 0.5, gt=0, le=60)
+    # Every key the queue writes starts with this; the braces keep them in one cluster slot.
+    redis_prefix: str = _env("MATCHING_QUEUE_REDIS_PREFIX", "{queue}:", min_length=1)
+    # Events kept per user for a reconnecting client (older ones are trimmed).
+    events_maxlen: int = _env("MATCHING_QUEUE_EVENTS_MAXLEN", 200, ge=10, le=100_000)
+
+    @field_validator("definition")
+    @classmethod
+    def _json_object(cls, v: str) -> str:
+        try:
+            parsed = json.loads(v)
+        except ValueError as exc:
+            raise ValueError(f"not JSON: {exc}") from exc
+        if not isinstance(parsed, dict) or not isinstance(parsed.get("fields"), list):
+            raise ValueError('must be a JSON object with a "fields" list')
+        return v
+
+    @property
+    def definition_dict(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = json.loads(self.definition)
+        return parsed
 
 
 _GROUPS: dict[str, type[_Group]] = {
@@ -492,9 +540,10 @@ _GROUPS: dict[str, type[_Group]] = {
     "auth": AuthSettings,
     "retention": RetentionSettings,
     "requests": RequestsSettings,
+    "queue": QueueSettings,
 }
 # Variables with these prefixes belong to this service: an unknown one is a typo.
-_OWN_PREFIXES = ("MATCHING_", "ALGORITHM_", "SIMILARITY_", "MAX_MATCHES")
+_OWN_PREFIXES = ("MATCHING_", "ALGORITHM_", "SIMILARITY_", "MAX_MATCHES", "CONFIRM_MATCH")
 # Prefixes the platform's other software uses too (AUTH_SERVICE_URL, ...): a name there is a
 # typo only when it is close to one of ours.
 _SHARED_PREFIXES = ("AUTH_", "INTERNAL_API_")
@@ -526,6 +575,7 @@ class Settings:
     auth: AuthSettings
     retention: RetentionSettings
     requests: RequestsSettings
+    queue: QueueSettings
     EXTRA_KNOWN: ClassVar[set[str]] = {"MATCHING_HOME", "MATCHING_COMPOSITION"}
 
     def __init__(self, **groups: _Group) -> None:

@@ -27,6 +27,7 @@ from matching.core.auth.tokens import mint_token
 from matching.core.ml import artifacts
 from matching.core.retrieval.candidates import KIND
 from matching.core.settings import Settings
+from matching.devtools import demo_queue
 
 
 def _start_services(home: Path, stack: contextlib.ExitStack) -> None:
@@ -188,6 +189,7 @@ def _print_banner(
         '"latitude": 37.77, "longitude": -122.42, "limit": 5}\''
     )
     print(f"  admin     curl{auth} {url}/v1/admin/models")
+    print("\n".join(demo_queue.walkthrough(url, settings)))
     print(
         f"Offline path, in another shell: source {env_file}, then `matching simulate --users "
         "N --days 21`, `matching jobs all`, `matching models promote latest` (README)."

@@ -89,6 +89,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, broker: TansuBroker) -> Ite
         "MATCHING_RELAY_POLL_S": "0.05",
         "AUTH_ACCESS_SECRET": SECRET,
         "INTERNAL_API_KEY": API_KEY,
+        # The queue's keys of this run only (Redis db 13 outlives it); a short WS grace.
+        "MATCHING_QUEUE_REDIS_PREFIX": "{e2e" + uuid.uuid4().hex[:10] + "}:",
+        "MATCHING_QUEUE_WS_GRACE_S": "2",
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # Ray's local workers inherit the driver's environment

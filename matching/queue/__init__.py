@@ -1,0 +1,1 @@
+"""The real-time queue: tickets, a matcher, two-sided confirmation, sessions, WebSockets."""

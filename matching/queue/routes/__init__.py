@@ -1,0 +1,1 @@
+"""The queue's HTTP and WebSocket routes."""
