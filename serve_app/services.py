@@ -11,9 +11,10 @@ from matching.core.api.mode import Mode
 from matching.core.api.profiles import ProfileService
 from matching.core.api.resources import Resources
 from matching.discovery.mode import Discovery
+from matching.pairing.mode import Pairing
 
-ModeName = Literal["discovery"]
-MODES: dict[str, type[Discovery]] = {"discovery": Discovery}
+ModeName = Literal["discovery", "pairing"]
+MODES: dict[str, type[Discovery] | type[Pairing]] = {"discovery": Discovery, "pairing": Pairing}
 
 
 @dataclass(frozen=True)

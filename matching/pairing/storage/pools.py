@@ -120,3 +120,23 @@ async def pool_summary(conn: asyncpg.Connection, pool: str) -> asyncpg.Record:
 async def pools_with_seekers(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch("SELECT DISTINCT pool FROM pairing_seekers ORDER BY pool")
     return [r["pool"] for r in rows]
+
+
+async def counts(conn: asyncpg.Connection) -> dict[str, int]:
+    """Live totals for /health."""
+    row = await conn.fetchrow(
+        """SELECT (SELECT count(*) FROM pairing_seekers) AS pairing_seekers,
+                  (SELECT count(*) FROM pairing_audit WHERE status <> 'completed')
+                      AS pairing_incomplete_pairs"""
+    )
+    return {} if row is None else {k: int(v) for k, v in row.items()}
+
+
+async def last_started(conn: asyncpg.Connection, pool: str) -> float | None:
+    """Seconds since the pool's last cycle started; None before the first."""
+    age = await conn.fetchval(
+        "SELECT extract(epoch FROM now() - max(started_at))::float8 FROM pairing_cycles "
+        "WHERE pool = $1",
+        pool,
+    )
+    return None if age is None else float(age)
