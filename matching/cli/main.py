@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 
-from matching.cli import database, jobs, models
+from matching.cli import database, jobs, models, pairing
 from matching.cli.common import Subparsers
 
 PLUGIN_GROUP = "matching.commands"
@@ -37,7 +37,7 @@ def parser(found: Iterable[EntryPoint] | None = None) -> argparse.ArgumentParser
     p = argparse.ArgumentParser(prog="matching", description=__doc__)
     p.add_argument("--log-level", default="INFO")
     sub = p.add_subparsers(dest="command", required=True)
-    for module in (database, jobs, models):
+    for module in (database, jobs, models, pairing):
         module.register(sub)
     _add_plugins(sub, plugins() if found is None else found)
     return p

@@ -13,12 +13,13 @@ from uuid import UUID
 
 import numpy as np
 
-from matching.core.domain.filters import SearchFilters
+from matching.core.domain.filters import SearchFilters, mutually_acceptable
 from matching.core.domain.person import Person
 from matching.core.retrieval.candidates import CandidateIndex
 from matching.core.settings import IndexSettings, PairingSettings
 from matching.core.storage.profiles import IndexedPerson
 
+OVERFETCH = 4
 Edge = tuple[int, int, float]  # (i, j, score) with i < j, positions in the cycle's seekers
 
 
@@ -72,31 +73,74 @@ def symmetric(pairs: Iterable[tuple[UUID, UUID]]) -> dict[UUID, set[UUID]]:
     return out
 
 
+def acceptable(a: Seeker, b: Seeker, excluded: Mapping[UUID, set[UUID]]) -> bool:
+    """The exact rule of an edge: hard preferences and pool criteria both ways, no block or
+    recent pairing between them."""
+    return (
+        b.user_id not in excluded.get(a.user_id, ())
+        and mutually_acceptable(a.person, b.person)
+        and a.criteria.accepts(b.person)
+        and b.criteria.accepts(a.person)
+    )
+
+
 def candidate_edges(
     seekers: Sequence[Seeker],
     index: CandidateIndex,
-    rows: Iterable[int],
+    rows: Sequence[int],
     excluded: Mapping[UUID, set[UUID]],
     s: PairingSettings,
 ) -> list[Edge]:
-    """The edges found from the seekers at `rows` (one shard of the search)."""
+    """The edges found from the seekers at `rows` (one shard of the search).
+
+    One batched search over-fetches OVERFETCH x top-k nearest per seeker and keeps the
+    acceptable ones; a seeker left short of top-k after a full over-fetch (restrictive
+    preferences) is searched again exactly under the index's filter mask, so each seeker
+    gets the top-k acceptable others either way, and most pay for one batched query only.
+    """
     position = {seeker.user_id: i for i, seeker in enumerate(seekers)}
+    fetch = s.top_k * OVERFETCH + 1  # + itself
+    found, scores = index.index.search_batch(np.stack([seekers[i].vector for i in rows]), fetch)
     edges: dict[tuple[int, int], float] = {}
-    for i in rows:
+    for q, i in enumerate(rows):
         a = seekers[i]
-        found = index.search(
-            a.vector, s.top_k, requester=a.person, filters=a.criteria,
-            exclude=excluded.get(a.user_id, ()),
-        )  # fmt: skip
-        for candidate in found:
-            j = position[candidate.person.user_id]
-            b = seekers[j]
-            if not b.criteria.accepts(a.person):  # the pool criteria hold both ways
-                continue
-            score = edge_score(candidate.similarity, a, b, s)
+        kept = [
+            (j, float(w))
+            for j, w in zip(found[q].tolist(), scores[q].tolist(), strict=True)
+            if 0 <= j != i and acceptable(a, seekers[j], excluded)
+        ][: s.top_k]
+        if len(kept) < s.top_k and int((found[q] >= 0).sum()) == fetch:
+            kept = _exact(a, seekers, index, position, excluded, s)
+        for j, similarity in kept:
+            score = edge_score(similarity, a, seekers[j], s)
             if score >= s.min_score:
                 edges[(min(i, j), max(i, j))] = score
     return [(i, j, w) for (i, j), w in edges.items()]
+
+
+def _exact(
+    a: Seeker,
+    seekers: Sequence[Seeker],
+    index: CandidateIndex,
+    position: Mapping[UUID, int],
+    excluded: Mapping[UUID, set[UUID]],
+    s: PairingSettings,
+) -> list[tuple[int, float]]:
+    """Top-k acceptable others under the index's exact filter mask (both-way preferences)."""
+    # The mask knows a's criteria and both sides' preferences, not the others' criteria.
+    picky = (x for x in seekers if x.criteria.age_min is not None or x.criteria.age_max
+             is not None or x.criteria.max_distance_km is not None)  # fmt: skip
+    rejecting = {x.user_id for x in picky if not x.criteria.accepts(a.person)}
+    found = index.search(
+        a.vector, s.top_k, requester=a.person, filters=a.criteria,
+        exclude=excluded.get(a.user_id, set()) | rejecting,
+    )  # fmt: skip
+    out = []
+    for candidate in found:
+        j = position[candidate.person.user_id]
+        if acceptable(a, seekers[j], excluded):
+            out.append((j, candidate.similarity))
+    return out
 
 
 def merge(shards: Iterable[Sequence[Edge]]) -> list[Edge]:

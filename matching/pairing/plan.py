@@ -24,5 +24,6 @@ def local_plan(
     if len(seekers) < 2:
         return pair([], frozenset())
     index = build_index(seekers)
-    edges = merge([candidate_edges(seekers, index, range(len(seekers)), symmetric(excluded), s)])
+    rows = range(len(seekers))
+    edges = merge([candidate_edges(seekers, index, rows, symmetric(excluded), s)])
     return pair(edges, starving(seekers, s))

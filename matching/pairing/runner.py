@@ -68,7 +68,7 @@ class Runner:
         planner: Planner = local_plan,
         on_step: StepHook | None = None,
     ) -> None:
-        self._settings, self._db, self._redis = settings, db, redis
+        self._settings, self.db, self._redis = settings, db, redis
         self._s = settings.pairing
         self._planner, self._on_step = planner, on_step
 
@@ -91,7 +91,7 @@ class Runner:
                 return CycleReport(pool, "busy", extra={"holder_token": holder})
             try:
                 assert lease.token is not None
-                async with self._db.acquire() as conn:
+                async with self.db.acquire() as conn:
                     fence = await pools.advance_fence(conn, pool, lease.token)
                 if fence is None:
                     report = await body(pool, lease.token, lease)
@@ -111,7 +111,7 @@ class Runner:
 
     async def _reconcile(self, pool: str, token: int) -> int:
         """Finish what runners with smaller tokens left; returns the steps done now."""
-        async with self._db.acquire() as conn:
+        async with self.db.acquire() as conn:
             orphans = await cycles.orphaned_cycles(conn, pool, token)
             for row in orphans:
                 if row["finished_at"] is None:  # died before its result: nobody was paired
@@ -125,7 +125,7 @@ class Runner:
 
     async def _cycle(self, pool: str, token: int, lease: Lease) -> CycleReport:
         reconciled = await self._reconcile(pool, token)
-        async with self._db.acquire() as conn:
+        async with self.db.acquire() as conn:
             cycle_id = await cycles.start_cycle(conn, pool, token)
             seekers = await cycles.load_seekers(conn, pool)
             window = timedelta(days=self._s.past_partner_days)

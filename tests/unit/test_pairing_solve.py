@@ -122,3 +122,25 @@ def test_edge_score_adds_boosts_and_subtracts_penalties() -> None:
 def test_heartbeat_must_be_shorter_than_the_lease() -> None:
     with pytest.raises(ValidationError, match="PAIRING_HEARTBEAT_S"):
         PairingSettings(PAIRING_LEASE_TTL_S=5, PAIRING_HEARTBEAT_S=5)
+
+
+def test_each_seeker_gets_exactly_the_top_k_acceptable_others() -> None:
+    from matching.pairing.graph import acceptable, build_index, candidate_edges, symmetric
+
+    s = PairingSettings(PAIRING_MIN_SCORE=0.0, PAIRING_TOP_K=5, PAIRING_WAIT_BOOST=0.0,
+                        PAIRING_PENALTY_SAME_COMPANY=0.0,
+                        PAIRING_PENALTY_NO_SHARED_INTEREST=0.0)  # fmt: skip
+    for seed in range(4):
+        seekers, pairs = random_pool(seed, 150)
+        excluded = symmetric(pairs)
+        edges = candidate_edges(seekers, build_index(seekers), range(150), excluded, s)
+        found: dict[int, set[int]] = {}
+        for i, j, _ in edges:
+            found.setdefault(i, set()).add(j)
+            found.setdefault(j, set()).add(i)
+        vectors = np.stack([x.vector for x in seekers])
+        for i, a in enumerate(seekers):
+            others = [j for j in range(150) if j != i and acceptable(a, seekers[j], excluded)]
+            sims = vectors[others] @ a.vector
+            top = {others[k] for k in np.argsort(-sims)[: s.top_k] if sims[k] >= 0}
+            assert top <= found.get(i, set()), f"seed {seed}, seeker {i}"

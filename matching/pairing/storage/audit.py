@@ -130,3 +130,12 @@ async def history(conn: asyncpg.Connection, user_id: UUID, limit: int) -> list[a
             limit,
         )
     )
+
+
+async def pools_to_reconcile(conn: asyncpg.Connection) -> list[str]:
+    """Pools with a pair still incomplete or a cycle left running."""
+    rows = await conn.fetch(
+        "SELECT pool FROM pairing_audit WHERE status <> 'completed' "
+        "UNION SELECT pool FROM pairing_cycles WHERE status = 'running' ORDER BY pool"
+    )
+    return [r["pool"] for r in rows]
