@@ -11,14 +11,16 @@ from matching.core.api.mode import Mode
 from matching.core.api.profiles import ProfileService
 from matching.core.api.resources import Resources
 from matching.discovery.mode import Discovery
+from matching.pairing.mode import Pairing
 from matching.queue.mode import Queue
 from matching.requests.mode import Requests
 
-ModeName = Literal["discovery", "requests", "queue"]
-MODES: dict[str, type[Discovery] | type[Requests] | type[Queue]] = {
+ModeName = Literal["discovery", "requests", "queue", "pairing"]
+MODES: dict[str, type[Discovery] | type[Requests] | type[Queue] | type[Pairing]] = {
     "discovery": Discovery,
     "requests": Requests,
     "queue": Queue,
+    "pairing": Pairing,
 }
 
 

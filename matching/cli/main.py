@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 
-from matching.cli import database, jobs, k8s, models
+from matching.cli import database, jobs, k8s, models, pairing
 from matching.cli.common import Subparsers
 from matching.core import logs
 
@@ -45,7 +45,7 @@ def parser(found: Iterable[EntryPoint] | None = None) -> argparse.ArgumentParser
         help="log lines as JSON objects (default) or text (env MATCHING_LOG_ENCODING)",
     )
     sub = p.add_subparsers(dest="command", required=True)
-    for module in (database, jobs, models, k8s):
+    for module in (database, jobs, models, k8s, pairing):
         module.register(sub)
     _add_plugins(sub, plugins() if found is None else found)
     return p

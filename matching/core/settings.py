@@ -527,6 +527,37 @@ class QueueSettings(_Group):
     def definition_dict(self) -> dict[str, Any]:
         parsed: dict[str, Any] = json.loads(self.definition)
         return parsed
+class PairingSettings(_Group):
+    """Batch pairing (matching.pairing): edge weights, fairness, the runner's lease."""
+
+    # An edge (similarity + wait boost - penalties) below this is never a pair.
+    min_score: float = _env("PAIRING_MIN_SCORE", 0.3, ge=0, le=3)
+    # A seeker unpaired for this many cycles is paired before anyone else who can be.
+    max_wait_cycles: int = _env("PAIRING_MAX_WAIT_CYCLES", 4, ge=1, le=1000)
+    wait_boost: float = _env("PAIRING_WAIT_BOOST", 0.05, ge=0, le=1)  # per cycle waited
+    wait_boost_cap: float = _env("PAIRING_WAIT_BOOST_CAP", 0.2, ge=0, le=1)
+    penalty_same_company: float = _env("PAIRING_PENALTY_SAME_COMPANY", 0.1, ge=0, le=2)
+    penalty_no_shared_interest: float = _env("PAIRING_PENALTY_NO_SHARED_INTEREST", 0.05, ge=0, le=2)
+    top_k: int = _env("PAIRING_TOP_K", 20, ge=1, le=500)  # candidates per seeker
+    past_partner_days: float = _env("PAIRING_PAST_PARTNER_DAYS", 90.0, ge=0)
+    lease_ttl_s: float = _env("PAIRING_LEASE_TTL_S", 30.0, gt=0, le=3600)
+    heartbeat_s: float = _env("PAIRING_HEARTBEAT_S", 10.0, gt=0, le=3600)
+    # A side effect failing this many times marks its pair failed (reconcile still retries).
+    max_attempts: int = _env("PAIRING_MAX_ATTEMPTS", 5, ge=1, le=1000)
+    # The rhythm: GET /v1/pools/{pool}'s next cycle, and the in-service schedule's period.
+    cycle_interval_s: float = _env("PAIRING_CYCLE_INTERVAL_S", 7 * 86400.0, gt=0)
+    # Pools the service itself cycles (Mode.maintain); empty: only the CLI/RayCronJob does.
+    schedule_pools: str = _env("PAIRING_SCHEDULE_POOLS", "")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_ttl(self) -> PairingSettings:
+        if self.heartbeat_s >= self.lease_ttl_s:
+            raise ValueError("PAIRING_HEARTBEAT_S must be shorter than PAIRING_LEASE_TTL_S")
+        return self
+
+    @property
+    def scheduled_pools(self) -> list[str]:
+        return [p.strip() for p in self.schedule_pools.split(",") if p.strip()]
 
 
 _GROUPS: dict[str, type[_Group]] = {
@@ -541,9 +572,17 @@ _GROUPS: dict[str, type[_Group]] = {
     "retention": RetentionSettings,
     "requests": RequestsSettings,
     "queue": QueueSettings,
+    "pairing": PairingSettings,
 }
 # Variables with these prefixes belong to this service: an unknown one is a typo.
-_OWN_PREFIXES = ("MATCHING_", "ALGORITHM_", "SIMILARITY_", "MAX_MATCHES", "CONFIRM_MATCH")
+_OWN_PREFIXES = (
+    "MATCHING_",
+    "ALGORITHM_",
+    "SIMILARITY_",
+    "MAX_MATCHES",
+    "CONFIRM_MATCH",
+    "PAIRING_",
+)
 # Prefixes the platform's other software uses too (AUTH_SERVICE_URL, ...): a name there is a
 # typo only when it is close to one of ours.
 _SHARED_PREFIXES = ("AUTH_", "INTERNAL_API_")
@@ -576,6 +615,7 @@ class Settings:
     retention: RetentionSettings
     requests: RequestsSettings
     queue: QueueSettings
+    pairing: PairingSettings
     EXTRA_KNOWN: ClassVar[set[str]] = {"MATCHING_HOME", "MATCHING_COMPOSITION"}
 
     def __init__(self, **groups: _Group) -> None:

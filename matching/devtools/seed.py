@@ -20,6 +20,7 @@ from matching.core.settings import Settings
 from matching.core.storage.db import connect
 from matching.core.storage.migrate import migrate
 from matching.core.storage.profiles import PREFERENCE_FIELDS, PROFILE_FIELDS, log_changes
+from matching.devtools.demo_pairing import seed_pairing
 from matching.devtools.population import SeedPerson, generate_population
 
 log = logging.getLogger(__name__)
@@ -119,6 +120,7 @@ async def seed(
                 await insert_people(conn, fresh, encoder)
                 inserted += len(fresh)
             log.info("seeded %d/%d", inserted + skipped, users)
+        log.info("pairing demo pool: %d opted in", await seed_pairing(conn))
     finally:
         await conn.close()
     return SeedReport(users, inserted, skipped, time.perf_counter() - started)

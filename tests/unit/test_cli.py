@@ -19,7 +19,7 @@ from matching.cli import main as cli
 from matching.devtools import commands as dev
 
 CLI_DIR = Path(cli.__file__).parent
-BUILT_IN = {"migrate", "build-index", "expire-matches", "jobs", "models", "k8s"}
+BUILT_IN = {"migrate", "build-index", "expire-matches", "jobs", "models", "k8s", "pairing"}
 DEV = {"up", "seed", "simulate", "token"}
 
 

@@ -161,6 +161,17 @@ def test_manifests_have_the_expected_kinds() -> None:
     assert "Secret" not in {kind for kind, _ in kinds}
 
 
+def test_pairing_runs_as_a_rayjob_and_on_a_schedule() -> None:
+    from matching.cli.main import parser
+
+    pairing = {d["kind"]: d for n, d in KUBERAY_DOCS if n.startswith("pairing.yaml")}
+    assert set(pairing) == {"RayJob", "RayCronJob"}
+    cron = pairing["RayCronJob"]["spec"]
+    assert cron["schedule"] and cron["jobTemplate"] == pairing["RayJob"]["spec"]
+    args = parser().parse_args(cron["jobTemplate"]["entrypoint"].split()[1:])
+    assert (args.pool, args.ray) == ("weekly", True)
+
+
 @pytest.mark.parametrize(("name", "doc"), KUBERAY_DOCS, ids=[n for n, _ in KUBERAY_DOCS])
 def test_kuberay_doc_matches_its_crd(name: str, doc: Doc) -> None:
     assert _crd_errors(doc) == [], name
@@ -388,7 +399,11 @@ def test_one_rayjob_per_offline_job() -> None:
     from matching.core.settings import Settings
     from training.jobs import JOBS
 
-    rayjobs = {d["spec"]["entrypoint"]: d for _, d in KUBERAY_DOCS if d["kind"] == "RayJob"}
+    rayjobs = {
+        d["spec"]["entrypoint"]: d
+        for _, d in KUBERAY_DOCS
+        if d["kind"] == "RayJob" and d["spec"]["entrypoint"].startswith("matching jobs")
+    }
     assert set(rayjobs) == {f"matching jobs {job}" for job in [*JOBS, "all"]}
     for job in rayjobs.values():
         assert job["spec"]["shutdownAfterJobFinishes"] is True

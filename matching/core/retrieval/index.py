@@ -97,6 +97,16 @@ class VectorIndex:
         keep = rows[0] >= 0
         return rows[0][keep], scores[0][keep]
 
+    def search_batch(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k rows of many queries at once, unfiltered: (rows, scores), -1 rows padding.
+        For batch jobs that filter exactly afterwards (pairing's candidate graph)."""
+        k = min(k, self.ntotal)
+        q = np.ascontiguousarray(queries, dtype=np.float32)
+        if k <= 0 or len(q) == 0:
+            return np.full((len(q), 0), -1, dtype=np.int64), np.zeros((len(q), 0), np.float32)
+        scores, rows = self._index.search(q, k)
+        return rows, scores
+
     def save(self, folder: Path) -> None:
         faiss.write_index(self._index, str(folder / "index.faiss"))
 

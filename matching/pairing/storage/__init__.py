@@ -1,0 +1,1 @@
+"""Pairing's tables (migration 0014), as plain parameterised SQL."""

@@ -1,0 +1,27 @@
+"""The Ray path of a cycle (Ray Data search shards, matching tasks) on a local Ray gives the
+same pairs as the one-process path."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.pairing import seekers
+from matching.core.settings import PairingSettings
+from matching.pairing import scale
+from matching.pairing.plan import local_plan, starving
+from matching.pairing.solve import pair
+from training.jobs import init_ray
+
+
+def test_ray_search_and_matching_equal_the_local_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    init_ray(num_cpus=2)
+    s = PairingSettings()
+    pool, excluded = seekers(600, 32, seed=3)
+    monkeypatch.setattr(scale, "ROWS_PER_BATCH", 150)  # several shards even at this size
+    edges = scale.search_on_ray(pool, excluded, s)
+    on_ray = pair(edges, starving(pool, s), mapper=scale.ray_map, target_edges=200)
+    here = local_plan(pool, excluded, s)
+    assert len(here.pairs) > 100
+    assert on_ray.pairs == here.pairs
+    assert on_ray.optimal_total == here.optimal_total
+    assert on_ray.greedy_total == here.greedy_total
