@@ -480,6 +480,8 @@ def _parse_rates(raw: str) -> dict[str, float]:
             raise ValueError(f"{part!r}: the rate must be positive")
         rates[code] = rate
     return rates
+
+
 # The queue mode's default definition: every field a ticket must name, its allowed values and
 # how it may relax after a wait ("adjacent": a neighbouring value in this order; "any").
 DEFAULT_QUEUE_DEFINITION = (
@@ -527,6 +529,8 @@ class QueueSettings(_Group):
     def definition_dict(self) -> dict[str, Any]:
         parsed: dict[str, Any] = json.loads(self.definition)
         return parsed
+
+
 class PairingSettings(_Group):
     """Batch pairing (matching.pairing): edge weights, fairness, the runner's lease."""
 

@@ -93,6 +93,8 @@ def collab_wins(with_collab: Mapping[str, Any], without: Mapping[str, Any]) -> t
     if all(with_collab[k] == without.get(k) for k in GATE):
         return False, "no better than without them on any of " + ", ".join(GATE)
     return True, why
+
+
 # Request ranking weightings (matching.requests), evaluated on booked outcomes.
 WEIGHTING_GATE = ("booked_mrr", "booked_hit_at_3")
 
