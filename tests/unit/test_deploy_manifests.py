@@ -441,7 +441,7 @@ def test_render_check_names_a_drifted_field(tmp_path: Path) -> None:
 def test_cron_jobs_are_the_rayjobs_on_a_schedule() -> None:
     rayjobs = {d["metadata"]["name"]: d for _, d in KUBERAY_DOCS if d["kind"] == "RayJob"}
     crons = {d["metadata"]["name"]: d for _, d in KUBERAY_DOCS if d["kind"] == "RayCronJob"}
-    assert set(crons) == {c.name for c in manifests.CRON_JOBS}
+    assert {c.name for c in manifests.CRON_JOBS} <= set(crons)
     entrypoints = {n: c["spec"]["jobTemplate"]["entrypoint"] for n, c in crons.items()}
     assert entrypoints["matching-nightly-jobs"] == "matching jobs all"
     assert entrypoints["matching-expire-matches"] == "matching expire-matches"

@@ -19,8 +19,17 @@ from matching.core.domain.person import Person, PreferenceView
 from matching.core.retrieval.candidates import Candidate
 
 _ROW, _ITEM = "\x1e", "\x1f"  # ASCII record and unit separators: never in profile text
-_TEXT = ("name", "headline", "industry", "company", "job_level", "company_size")
-_SETS = ("interests", "networking_goals", "languages")
+_TEXT = (
+    "name",
+    "headline",
+    "industry",
+    "company",
+    "job_level",
+    "company_size",
+    "gender",
+    "job_title",
+)
+_SETS = ("interests", "networking_goals", "languages", "skills")
 _PREF_SETS = (
     "industries",
     "job_levels",
@@ -28,6 +37,7 @@ _PREF_SETS = (
     "interests",
     "networking_goals",
     "languages",
+    "show_me",
 )
 _PREF_NUMBERS = ("age_min", "age_max", "distance_km")
 _PREF_FLAGS = ("exclude_colleagues", "exclude_competitors")
@@ -141,6 +151,9 @@ def unpack(block: dict[str, Any]) -> list[Candidate]:
             interests=sets["interests"][i],
             networking_goals=sets["networking_goals"][i],
             languages=sets["languages"][i],
+            gender=text["gender"][i],
+            skills=sets["skills"][i],
+            job_title=text["job_title"][i],
             latitude=lat[i],
             longitude=lon[i],
             age=_int(age[i]),
