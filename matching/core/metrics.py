@@ -131,7 +131,9 @@ def _ray_instrument(spec: Spec) -> Any:
 
 
 def inc(name: str, value: float = 1.0, **tags: str) -> None:
-    """Add to a counter."""
+    """Add to a counter (nothing to add is a no-op: Ray's counters refuse 0)."""
+    if value == 0:
+        return
     with _lock:
         series, key = _get(name, tags)
         series.values[key] = series.values.get(key, 0.0) + value

@@ -189,3 +189,9 @@ def test_every_alert_has_a_runbook_section() -> None:
         for rule in group["rules"]:
             anchor = rule["annotations"]["runbook"].split("#", 1)[1]
             assert f"### {anchor}" in runbook.replace("`", ""), anchor
+
+
+def test_adding_nothing_to_a_counter_is_a_no_op() -> None:
+    before = metrics.value("matching_cache_requests_total", cache="features", result="hit")
+    metrics.inc("matching_cache_requests_total", 0, cache="features", result="hit")
+    assert metrics.value("matching_cache_requests_total", cache="features", result="hit") == before
