@@ -155,7 +155,8 @@ async def test_random_interleavings_keep_the_invariants(
         final = _check_history(records)
         assert len(created) > 20 and set(final) == created  # every ticket ended, once
         assert {"confirmed", "cancelled"} <= set(final.values())
-        assert any(r["kind"] == "match_end" and r["reason"] == "timeout" for r in records)
+        # Whether a confirmation timed out depends on the load; the invariants above do not, and
+        # the timeout path has its own deterministic test (test_queue_flow.py).
         assert await app.queue.matcher.write_history() == len(records)
         async with app.resources.connection() as conn:
             rows = await conn.fetch("SELECT id::text, status FROM queue_tickets")
