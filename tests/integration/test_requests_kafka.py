@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -93,7 +94,11 @@ async def rig(fresh_database: str, tmp_path: Path, embedder: Embedder) -> AsyncI
         try:
             yield rig
         finally:
+            # awaited, so the reader's consumer is stopped here and not left for the
+            # garbage collector after the loop has closed (an unraisable warning later)
             reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
             for consumer in rig.consumers:
                 await consumer.stop()
             await relay.stop()
@@ -108,8 +113,8 @@ async def _read(rig: Rig, broker: TansuBroker) -> None:
         auto_offset_reset="earliest",
         group_id=f"test-{uuid.uuid4().hex}",
     )
-    await consumer.start()
     try:
+        await consumer.start()
         async for record in consumer:
             key = record.key.decode() if record.key else None
             rig.seen.append((record.topic, key, json.loads(record.value)))
@@ -223,8 +228,8 @@ async def test_the_reply_goes_where_reply_to_says(
     reader = AIOKafkaConsumer(
         reply_to, bootstrap_servers=rig.broker.bootstrap_servers, auto_offset_reset="earliest"
     )
-    await reader.start()
     try:
+        await reader.start()
         record = await asyncio.wait_for(reader.getone(), WAIT_S)
     finally:
         await reader.stop()

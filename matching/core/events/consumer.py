@@ -327,8 +327,10 @@ class EventConsumer:
         finally:
             self._consumer = None
             self._positions.clear()
-            await consumer.stop()
-            await producer.stop()
+            try:
+                await consumer.stop()
+            finally:  # the producer's connections too, even when leaving the group failed
+                await producer.stop()
 
     async def _process_batch(
         self, consumer: Any, producer: Any, batch: dict[TopicPartition, list[Record]]
