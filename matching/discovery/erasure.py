@@ -9,6 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
+from matching.core.domain.pairs import pair_key
 from matching.core.storage.outbox import enqueue
 from matching.discovery.storage.matches import (
     OPEN_STATUSES,
@@ -16,7 +17,6 @@ from matching.discovery.storage.matches import (
     lock_matches_of,
     lock_pairs,
     open_pairs_of,
-    pair_key,
     status_event,
 )
 

@@ -12,6 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from matching.core.domain.pairs import ordered_pair, pair_key
 from matching.core.storage.blocks import block, blocked_ids, unblock
 from matching.discovery.storage.errors import (
     IllegalSwipeChange,
@@ -27,8 +28,6 @@ from matching.discovery.storage.matches import (
     expire_matches,
     get_match,
     list_matches,
-    ordered_pair,
-    pair_key,
     update_status,
 )
 from matching.discovery.storage.scoring import score_pending

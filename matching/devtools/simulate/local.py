@@ -17,6 +17,7 @@ import asyncpg
 
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
+from matching.core.domain.pairs import ordered_pair, pair_key
 from matching.core.domain.person import Person
 from matching.core.ml.embedding import TextEncoder
 from matching.core.retrieval.candidates import Candidate
@@ -27,7 +28,6 @@ from matching.core.storage.profiles import log_changes
 from matching.devtools.population import SeedPerson
 from matching.devtools.seed import CHUNK, insert_people
 from matching.devtools.simulate.market import LIKES, Shown, Swipe
-from matching.discovery.storage.matches import ordered_pair, pair_key
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
+from matching.core.domain.pairs import ordered_pair, pair_key
 from matching.core.domain.profile import FACTORS
 from matching.core.storage.locks import TRY_PAIR_LOCK_SQL, lock_pair_for_transaction
 from matching.core.storage.outbox import enqueue
@@ -80,18 +81,6 @@ def match_from_row(row: asyncpg.Record) -> Match:
         updated_at=row["updated_at"],
         expires_at=row["expires_at"],
     )
-
-
-def ordered_pair(a: UUID, b: UUID) -> tuple[UUID, UUID]:
-    """(user1, user2) as user_matches stores them: user1 < user2 (PostgreSQL's uuid order,
-    which is the order of the 16 bytes, the same as Python's UUID order)."""
-    return (a, b) if a < b else (b, a)
-
-
-def pair_key(a: UUID, b: UUID) -> str:
-    """The ordered pair as text: the Kafka message key and the advisory-lock name."""
-    u1, u2 = ordered_pair(a, b)
-    return f"{u1}:{u2}"
 
 
 async def lock_pair(conn: asyncpg.Connection, a: UUID, b: UUID) -> None:

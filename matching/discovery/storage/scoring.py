@@ -19,8 +19,9 @@ from uuid import UUID
 
 import asyncpg
 
+from matching.core.domain.pairs import pair_key
 from matching.core.storage.outbox import enqueue
-from matching.discovery.storage.matches import event_reason, lock_pair, pair_key
+from matching.discovery.storage.matches import event_reason, lock_pair
 
 # (a, b) -> (score in [0, 1], match_reason, algorithm_version), or None: not computable now.
 ScorePair = Callable[[UUID, UUID], Awaitable[tuple[float, dict[str, Any], str] | None]]

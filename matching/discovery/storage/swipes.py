@@ -26,15 +26,10 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from matching.core.domain.pairs import ordered_pair, pair_key
 from matching.core.storage.outbox import enqueue
 from matching.discovery.storage.errors import IllegalSwipeChange, UnknownUser
-from matching.discovery.storage.matches import (
-    STATUS_UPDATED,
-    event_reason,
-    lock_pair,
-    ordered_pair,
-    pair_key,
-)
+from matching.discovery.storage.matches import STATUS_UPDATED, event_reason, lock_pair
 from matching.discovery.storage.scoring import Score, ScorePair, compute
 
 SwipeAction = Literal["like", "pass", "super_like"]

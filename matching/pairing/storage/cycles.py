@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 
 from matching.core.domain.filters import SearchFilters
+from matching.core.domain.pairs import ordered_pair, pair_key
 from matching.core.domain.person import Person
 from matching.core.storage.outbox import enqueue
 from matching.core.storage.profiles import fetch_people
@@ -29,11 +30,11 @@ class Pair:
 
     @property
     def key(self) -> str:
-        return f"{self.user1_id}:{self.user2_id}"
+        return pair_key(self.user1_id, self.user2_id)
 
 
 def make_pair(a: UUID, b: UUID, score: float) -> Pair:
-    return Pair(a, b, score) if a < b else Pair(b, a, score)
+    return Pair(*ordered_pair(a, b), score)
 
 
 @dataclass(frozen=True, slots=True)
