@@ -29,6 +29,7 @@ class ProviderIndex:
         self._catalogue: Catalogue | None = None
         self._previous: Catalogue | None = None  # whose availability windows a rebuild reuses
         self._lock = asyncio.Lock()
+        self.reloads = 0  # times the change log was pruned past this index's position
 
     @property
     def seq(self) -> int:
@@ -40,7 +41,11 @@ class ProviderIndex:
             if self._seq < 0:
                 await self._load(conn)
             else:
-                await self._replay(conn)
+                try:
+                    await self._replay(conn)
+                except store.Pruned:  # behind the log's retention: start over
+                    self.reloads += 1
+                    await self._load(conn)
             if self._catalogue is None:
                 self._catalogue = await self._build()
                 self._previous = self._catalogue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ from matching.requests.erasure import RequestsErasure
 from matching.requests.kafka import RequestHandler, consumer_settings, decode_request
 from matching.requests.routes import providers, requests
 from matching.requests.service import RequestService
+from matching.requests.storage import providers as providers_store
 
 log = logging.getLogger(__name__)
 _ROUTERS = (providers, requests)
@@ -67,5 +69,10 @@ class Requests:
             await self._consumer.stop()
 
     async def maintain(self) -> dict[str, Any]:
-        """Rank the pending requests whose background task was lost."""
-        return await self.service.finish_stale()
+        """Rank the pending requests whose background task was lost; prune the provider
+        change log after the retention (an index further behind reloads)."""
+        done = await self.service.finish_stale()
+        hours = self._r.settings.retention.change_log_hours
+        async with self._r.connection() as conn:
+            pruned = await providers_store.prune_changes(conn, timedelta(hours=hours))
+        return {**done, "provider_changes_pruned": pruned}

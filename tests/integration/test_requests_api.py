@@ -17,6 +17,7 @@ from matching.core.api.resources import Resources
 from matching.core.settings import Settings
 from matching.core.stages import LocalStage
 from matching.requests.mode import Requests
+from matching.requests.storage import providers as providers_store
 from matching.requests.storage import requests as store
 from serve_app.services import build_services
 from tests.integration.conftest import App, stop_app
@@ -144,9 +145,34 @@ async def test_maintenance_finishes_a_request_whose_task_was_lost(app: App) -> N
     async with app.resources.connection() as conn:
         await store.claim(conn, "lost-1", "service", request_body(request_id="lost-1"))
         await conn.execute("UPDATE match_requests SET updated_at = now() - interval '1 hour'")
-    assert await mode(app).maintain() == {"finished": 1, "failed": 0}
+    assert await mode(app).maintain() == {"finished": 1, "failed": 0, "provider_changes_pruned": 0}
     state = (await app.client.get("/v1/requests/lost-1")).json()
     assert state["status"] == "completed" and len(state["result"]["matches"]) == 1
+
+
+async def test_the_provider_change_log_is_pruned_and_an_index_behind_it_reloads(
+    app: App,
+) -> None:
+    ada, bob = await put(app), await put(app, "Bob")
+    ranked = await app.client.post("/v1/requests", json=request_body())
+    assert {m["provider_id"] for m in ranked.json()["matches"]} == {ada, bob}
+    index = mode(app).service.index
+    async with app.resources.connection() as conn:
+        # another replica deletes Bob: this index has not replayed that change yet
+        assert await providers_store.delete(conn, uuid.UUID(bob))
+        await conn.execute("UPDATE provider_changes SET changed_at = now() - interval '2 days'")
+    assert (await mode(app).maintain())["provider_changes_pruned"] == 3
+    async with app.resources.connection() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM provider_changes") == 0
+    # the change that removed Bob is gone from the log: replaying cannot give it, reloading does
+    again = await app.client.post("/v1/requests", json=request_body(request_id="after-prune"))
+    assert [m["provider_id"] for m in again.json()["matches"]] == [ada]
+    assert index.reloads == 1
+    # and the position it reloaded at replays later changes as before
+    carol = await put(app, "Carol")
+    last = await app.client.post("/v1/requests", json=request_body(request_id="after-put"))
+    assert {m["provider_id"] for m in last.json()["matches"]} == {ada, carol}
+    assert index.reloads == 1
 
 
 async def test_an_outcome_is_kept_with_the_rank_it_had(app: App) -> None:

@@ -15,6 +15,7 @@ from matching.core.domain.features import profile_completeness
 from matching.core.domain.person import Person, PreferenceView, casefold
 from matching.core.domain.profile import AlgorithmWeights, Preferences, Profile, ProfileIn
 from matching.core.domain.text import profile_text, text_hash
+from matching.core.storage import change_log
 from matching.core.storage.locks import Lock, lock_for_transaction
 
 PROFILE_FIELDS = (
@@ -282,10 +283,7 @@ async def changes_since(
 
 # The log position a reader that has everything stands at (pruned or not): an expression,
 # so a request can read it in the statement it already makes (discovery's context).
-LAST_SEQ_SQL: Final = (
-    "greatest((SELECT coalesce(max(seq), 0) FROM index_changes), "
-    "(SELECT pruned_through FROM index_changes_horizon))"
-)
+LAST_SEQ_SQL: Final = change_log.last_seq_sql(change_log.INDEX_CHANGES)
 
 
 async def last_change_seq(conn: asyncpg.Connection) -> int:
@@ -293,23 +291,6 @@ async def last_change_seq(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval(f"SELECT {LAST_SEQ_SQL}"))
 
 
-# The longest prefix (in seq order) of changes older than the retention goes, and the
-# horizon moves past it, in one statement.
-_PRUNE_CHANGES = """
-WITH bound AS (
-    SELECT coalesce(
-        (SELECT min(seq) - 1 FROM index_changes WHERE changed_at >= now() - $1::interval),
-        (SELECT max(seq) FROM index_changes)) AS through
-), gone AS (
-    DELETE FROM index_changes WHERE seq <= (SELECT through FROM bound) RETURNING seq
-), moved AS (
-    UPDATE index_changes_horizon
-    SET pruned_through = greatest(pruned_through, (SELECT max(seq) FROM gone))
-)
-SELECT count(*) FROM gone
-"""
-
-
 async def prune_changes(conn: asyncpg.Connection, older_than: timedelta) -> int:
     """Forget changes older than `older_than` (replicas further behind reload); how many."""
-    return int(await conn.fetchval(_PRUNE_CHANGES, older_than))
+    return await change_log.prune(conn, change_log.INDEX_CHANGES, older_than)

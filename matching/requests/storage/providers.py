@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
 import numpy as np
 
+from matching.core.storage import change_log
 from matching.requests.catalogue import Provider
 from matching.requests.schemas import ProviderUpsert
 
@@ -108,15 +110,42 @@ async def fetch(
     return [_provider(r) for r in rows]
 
 
+_LAST_SEQ = f"SELECT {change_log.last_seq_sql(change_log.PROVIDER_CHANGES)}"
+
+
 async def last_change(conn: asyncpg.Connection) -> int:
-    return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM provider_changes"))
+    """The position a reader that has every provider stands at (pruned or not)."""
+    return int(
+        await conn.fetchval(f"SELECT {change_log.last_seq_sql(change_log.PROVIDER_CHANGES)}")
+    )
+
+
+# One statement, so the horizon and the rows come from one snapshot (a prune commits both).
+_CHANGES = """
+SELECT h.pruned_through, c.seq, c.provider_id
+FROM provider_changes_horizon h LEFT JOIN LATERAL (
+    SELECT seq, provider_id FROM provider_changes WHERE seq > $1 ORDER BY seq
+) c ON true
+ORDER BY c.seq
+"""
+
+
+class Pruned(Exception):
+    """The log was pruned past the reader's position: it must reload."""
 
 
 async def changes_since(conn: asyncpg.Connection, seq: int) -> tuple[int, list[UUID]]:
-    """(the newest position, the providers changed after `seq`)."""
-    rows = await conn.fetch(
-        "SELECT seq, provider_id FROM provider_changes WHERE seq > $1 ORDER BY seq", seq
-    )
-    if not rows:
+    """(the newest position, the providers changed after `seq`); raises `Pruned` when
+    changes after `seq` are no longer in the log."""
+    rows = await conn.fetch(_CHANGES, seq)
+    if seq < int(rows[0]["pruned_through"]):
+        raise Pruned(seq)
+    changed = [r for r in rows if r["seq"] is not None]
+    if not changed:
         return seq, []
-    return int(rows[-1]["seq"]), list(dict.fromkeys(r["provider_id"] for r in rows))
+    return int(changed[-1]["seq"]), list(dict.fromkeys(r["provider_id"] for r in changed))
+
+
+async def prune_changes(conn: asyncpg.Connection, older_than: timedelta) -> int:
+    """Forget provider changes older than `older_than` (indexes further behind reload)."""
+    return await change_log.prune(conn, change_log.PROVIDER_CHANGES, older_than)
