@@ -79,6 +79,12 @@ def measure(args: argparse.Namespace) -> list[dict[str, object]]:
             "n": n, "runs": runs, "local_s": local_s, "pairs": len(result.pairs),
             "optimal": result.optimal_total, "greedy": result.greedy_total,
         }  # fmt: skip
+        row["split"] = result.split_components
+        if result.split_components and n <= args.exact_max:
+            # the exact optimum of the same graph (one blossom per component), for scale
+            whole = s.model_copy(update={"part_seekers": n})
+            exact_s, exact = timed(local_plan, pool, excluded, 1, whole)
+            row["exact"], row["exact_s"] = exact.optimal_total, exact_s
         if args.ray and n >= 2_000:
             ray_s, on_ray = timed(ray_plan, pool, excluded, runs, s)
             assert on_ray.optimal_objective == result.optimal_objective, "Ray and local differ"
@@ -99,16 +105,25 @@ def section(args: argparse.Namespace, rows: list[dict[str, object]]) -> str:
         f"with synthetic clustered vectors (dim {args.dim}) at every size; default "
         "PAIRING_* settings. Time: median of the runs shown (one at 100k), candidate search "
         "(index build included) and matching, without the database.", "",
+        f"Components above PAIRING_PART_SEEKERS={PairingSettings().part_seekers} seekers are "
+        f"matched by {PairingSettings().part_rounds} rounds over regions (`regions`: yes); "
+        "the last two columns give the exact optimum of the same graph (one blossom per "
+        f"component) where it was computed (up to {args.exact_max:,} seekers) and its time.",
+        "",
         "| seekers | runs | one process (s) | local Ray (s) | pairs | optimal total "
-        "| greedy total | optimal / greedy |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| greedy total | optimal / greedy | regions | exact optimum (s) | total / exact |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|:---:|---:|---:|",
     ]  # fmt: skip
     for r in rows:
         ratio = float(r["optimal"]) / float(r["greedy"]) if r["greedy"] else None  # type: ignore[arg-type]
+        exact = r.get("exact")
+        of_exact = float(r["optimal"]) / float(exact) if exact else None  # type: ignore[arg-type]
+        exact_cell = "-" if exact is None else f"{float(exact):.2f} ({float(r['exact_s']):.1f})"  # type: ignore[arg-type]
         lines.append(
             f"| {r['n']:,} | {r['runs']} | {f(r['local_s'], '.2f')} | {f(r.get('ray_s'), '.2f')} "
             f"| {r['pairs']:,} | {f(r['optimal'], '.2f')} | {f(r['greedy'], '.2f')} "
-            f"| {f(ratio, '.4f')} |"
+            f"| {f(ratio, '.4f')} | {'yes' if r['split'] else 'no'} | {exact_cell} "
+            f"| {f(of_exact, '.4f')} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -119,6 +134,7 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--dim", type=int, default=64)
     p.add_argument("--no-ray", dest="ray", action="store_false")
+    p.add_argument("--exact-max", type=int, default=10_000, help="exact optimum up to this")
     p.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
     args = p.parse_args()
     if args.ray:

@@ -543,6 +543,10 @@ class PairingSettings(_Group):
     penalty_same_company: float = _env("PAIRING_PENALTY_SAME_COMPANY", 0.1, ge=0, le=2)
     penalty_no_shared_interest: float = _env("PAIRING_PENALTY_NO_SHARED_INTEREST", 0.05, ge=0, le=2)
     top_k: int = _env("PAIRING_TOP_K", 20, ge=1, le=500)  # candidates per seeker
+    # A component of more seekers than this is matched region by region (solve.pair), in
+    # this many rounds; up to it, one exact blossom.
+    part_seekers: int = _env("PAIRING_PART_SEEKERS", 4000, ge=2, le=1_000_000)
+    part_rounds: int = _env("PAIRING_PART_ROUNDS", 8, ge=1, le=100)
     past_partner_days: float = _env("PAIRING_PAST_PARTNER_DAYS", 90.0, ge=0)
     lease_ttl_s: float = _env("PAIRING_LEASE_TTL_S", 30.0, gt=0, le=3600)
     heartbeat_s: float = _env("PAIRING_HEARTBEAT_S", 10.0, gt=0, le=3600)

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
+import faiss
 import numpy as np
 
 from matching.core.domain.filters import SearchFilters, mutually_acceptable
@@ -19,7 +20,10 @@ from matching.core.retrieval.candidates import CandidateIndex
 from matching.core.settings import IndexSettings, PairingSettings
 from matching.core.storage.profiles import IndexedPerson
 
-OVERFETCH = 4
+# Fetched per seeker in each round of the batched search, as multiples of top-k; those still
+# short of top-k acceptable others after the last are searched exactly.
+ROUNDS = (4, 16, 64)
+BATCH = 1024  # queries per batched search (bounds the (queries x fetch) result arrays)
 Edge = tuple[int, int, float]  # (i, j, score) with i < j, positions in the cycle's seekers
 
 
@@ -64,6 +68,23 @@ def build_index(seekers: Sequence[Seeker]) -> CandidateIndex:
     return CandidateIndex.build(people, dim, IndexSettings(), version="pairing-cycle")
 
 
+def regions(seekers: Sequence[Seeker], size: int, rounds: int) -> list[list[int]]:
+    """`rounds` partitions of the seekers into regions of similar vectors, about `size / 2`
+    seekers each (k-means, a different seed per round): what the matching of a component
+    too large for one blossom goes over (solve.pair)."""
+    if len(seekers) <= size:
+        return []
+    vectors = np.ascontiguousarray(np.stack([s.vector for s in seekers]), dtype=np.float32)
+    k = -(-2 * len(seekers) // size)
+    out = []
+    for seed in range(rounds):
+        kmeans = faiss.Kmeans(vectors.shape[1], k, niter=10, seed=1 + seed)
+        kmeans.train(vectors)
+        _, labels = kmeans.index.search(vectors, 1)
+        out.append(labels[:, 0].tolist())
+    return out
+
+
 def symmetric(pairs: Iterable[tuple[UUID, UUID]]) -> dict[UUID, set[UUID]]:
     """Exclusions (blocks, past partners) as a lookup that holds both directions."""
     out: dict[UUID, set[UUID]] = {}
@@ -93,29 +114,70 @@ def candidate_edges(
 ) -> list[Edge]:
     """The edges found from the seekers at `rows` (one shard of the search).
 
-    One batched search over-fetches OVERFETCH x top-k nearest per seeker and keeps the
-    acceptable ones; a seeker left short of top-k after a full over-fetch (restrictive
-    preferences) is searched again exactly under the index's filter mask, so each seeker
-    gets the top-k acceptable others either way, and most pay for one batched query only.
+    Batched searches over-fetch a growing multiple of top-k nearest (ROUNDS) for the
+    seekers still short of top-k acceptable others; each seeker's fetched rows go through
+    the store's vectorised filter mask first (both-way preferences, its criteria), then the
+    exact rule in similarity order until top-k are kept. A seeker still short after the last
+    round (very restrictive preferences) is searched exactly under the full mask. So each
+    seeker gets the top-k acceptable others either way, and the cost per seeker stays
+    bounded by the rounds, not by the pool's size.
     """
     position = {seeker.user_id: i for i, seeker in enumerate(seekers)}
-    fetch = s.top_k * OVERFETCH + 1  # + itself
-    found, scores = index.index.search_batch(np.stack([seekers[i].vector for i in rows]), fetch)
+    vectors = np.stack([seeker.vector for seeker in seekers]) if seekers else None
+    kept: dict[int, list[tuple[int, float]]] = {}
+    pending = list(rows)
+    for multiple in ROUNDS:
+        if not pending or vectors is None:
+            break
+        fetch = s.top_k * multiple + 1  # + itself
+        short = []
+        for start in range(0, len(pending), BATCH):
+            chunk = pending[start : start + BATCH]
+            found, scores = index.index.search_batch(vectors[chunk], fetch)
+            for q, i in enumerate(chunk):
+                mine, complete = _acceptable_nearest(
+                    seekers, index, i, found[q], scores[q], excluded, s
+                )
+                if complete:
+                    kept[i] = mine
+                else:
+                    short.append(i)
+        pending = short
+    for i in pending:
+        kept[i] = _exact(seekers[i], seekers, index, position, excluded, s)
     edges: dict[tuple[int, int], float] = {}
-    for q, i in enumerate(rows):
+    for i in rows:
         a = seekers[i]
-        kept = [
-            (j, float(w))
-            for j, w in zip(found[q].tolist(), scores[q].tolist(), strict=True)
-            if 0 <= j != i and acceptable(a, seekers[j], excluded)
-        ][: s.top_k]
-        if len(kept) < s.top_k and int((found[q] >= 0).sum()) == fetch:
-            kept = _exact(a, seekers, index, position, excluded, s)
-        for j, similarity in kept:
+        for j, similarity in kept[i]:
             score = edge_score(similarity, a, seekers[j], s)
             if score >= s.min_score:
                 edges[(min(i, j), max(i, j))] = score
     return [(i, j, w) for (i, j), w in edges.items()]
+
+
+def _acceptable_nearest(
+    seekers: Sequence[Seeker],
+    index: CandidateIndex,
+    i: int,
+    found: np.ndarray,
+    scores: np.ndarray,
+    excluded: Mapping[UUID, set[UUID]],
+    s: PairingSettings,
+) -> tuple[list[tuple[int, float]], bool]:
+    """Seeker i's top-k acceptable others among its fetched rows (best first), and whether
+    that is final: k of them were found, or the fetch reached every row there is."""
+    a = seekers[i]
+    valid = found >= 0
+    rows, sims = found[valid], scores[valid]
+    exhausted = len(rows) < len(found) or len(found) >= index.index.ntotal  # saw every row
+    passing = index.store.mask_for(a.person, a.criteria, rows=rows)  # a superset
+    out: list[tuple[int, float]] = []
+    for j, similarity in zip(rows[passing].tolist(), sims[passing].tolist(), strict=True):
+        if j != i and acceptable(a, seekers[j], excluded):
+            out.append((j, float(similarity)))
+            if len(out) == s.top_k:
+                return out, True
+    return out, exhausted
 
 
 def _exact(
@@ -126,20 +188,29 @@ def _exact(
     excluded: Mapping[UUID, set[UUID]],
     s: PairingSettings,
 ) -> list[tuple[int, float]]:
-    """Top-k acceptable others under the index's exact filter mask (both-way preferences)."""
-    # The mask knows a's criteria and both sides' preferences, not the others' criteria.
-    picky = (x for x in seekers if x.criteria.age_min is not None or x.criteria.age_max
-             is not None or x.criteria.max_distance_km is not None)  # fmt: skip
-    rejecting = {x.user_id for x in picky if not x.criteria.accepts(a.person)}
-    found = index.search(
-        a.vector, s.top_k, requester=a.person, filters=a.criteria,
-        exclude=excluded.get(a.user_id, set()) | rejecting,
-    )  # fmt: skip
-    out = []
-    for candidate in found:
-        j = position[candidate.person.user_id]
-        if acceptable(a, seekers[j], excluded):
-            out.append((j, candidate.similarity))
+    """Top-k acceptable others, exactly: best first under the store's filter mask (both-way
+    preferences, a's criteria), each checked by the exact rule (which adds the others'
+    criteria and the exclusions) and struck from the mask, fetching more until k are kept or
+    nobody is left. Rows are taken best-first under a shrinking mask, so the kept ones are
+    exactly the best acceptable ones."""
+    mask = index.store.mask_for(a.person, a.criteria)
+    for other in excluded.get(a.user_id, ()):
+        row = position.get(other)
+        if row is not None:
+            mask[row] = False
+    out: list[tuple[int, float]] = []
+    fetch = s.top_k * 2
+    while len(out) < s.top_k:
+        rows, sims = index.index.search(a.vector, fetch, mask)
+        for j, similarity in zip(rows.tolist(), sims.tolist(), strict=True):
+            mask[j] = False
+            if acceptable(a, seekers[j], excluded):
+                out.append((j, float(similarity)))
+                if len(out) == s.top_k:
+                    break
+        if len(rows) < fetch:
+            break
+        fetch *= 4
     return out
 
 

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 from uuid import UUID
 
 from matching.core.settings import PairingSettings
-from matching.pairing.graph import Seeker, build_index, candidate_edges, merge, symmetric
+from matching.pairing.graph import (
+    Seeker,
+    build_index,
+    candidate_edges,
+    merge,
+    regions,
+    symmetric,
+)
 from matching.pairing.solve import Pairing, pair
 
 Planner = Callable[[Sequence[Seeker], Sequence[tuple[UUID, UUID]], PairingSettings], Pairing]
@@ -26,4 +34,12 @@ def local_plan(
     index = build_index(seekers)
     rows = range(len(seekers))
     edges = merge([candidate_edges(seekers, index, rows, symmetric(excluded), s)])
-    return pair(edges, starving(seekers, s))
+    return pair(edges, starving(seekers, s), **partitioning(seekers, s))
+
+
+def partitioning(seekers: Sequence[Seeker], s: PairingSettings) -> dict[str, Any]:
+    """How solve.pair matches a component too large for one blossom."""
+    return {
+        "part_nodes": s.part_seekers,
+        "partitions": regions(seekers, s.part_seekers, s.part_rounds),
+    }

@@ -14,7 +14,7 @@ import numpy as np
 
 from matching.core.settings import PairingSettings
 from matching.pairing.graph import Edge, Seeker, build_index, candidate_edges, merge, symmetric
-from matching.pairing.plan import local_plan, starving
+from matching.pairing.plan import local_plan, partitioning, starving
 from matching.pairing.solve import Batch, Pairing, Worker, pair
 
 # Below this many seekers a cycle is faster in one process than Ray's start-up and transfers.
@@ -84,4 +84,4 @@ def ray_plan(
     if len(seekers) < RAY_MIN_SEEKERS:
         return local_plan(seekers, excluded, s)
     edges = search_on_ray(seekers, excluded, s)
-    return pair(edges, starving(seekers, s), mapper=ray_map)
+    return pair(edges, starving(seekers, s), mapper=ray_map, **partitioning(seekers, s))

@@ -25,3 +25,10 @@ def test_ray_search_and_matching_equal_the_local_ones(monkeypatch: pytest.Monkey
     assert on_ray.pairs == here.pairs
     assert on_ray.optimal_total == here.optimal_total
     assert on_ray.greedy_total == here.greedy_total
+    # a component above PAIRING_PART_SEEKERS: rounds over regions, their blossoms on Ray
+    parted = PairingSettings(PAIRING_PART_SEEKERS=200, PAIRING_PART_ROUNDS=3)
+    monkeypatch.setattr(scale, "RAY_MIN_SEEKERS", 0)
+    by_regions = scale.ray_plan(pool, excluded, parted)
+    assert by_regions.split_components >= 1
+    assert by_regions.pairs == local_plan(pool, excluded, parted).pairs
+    assert here.greedy_objective <= by_regions.optimal_objective <= here.optimal_objective

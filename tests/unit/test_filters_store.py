@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from factories import CITIES, make_person, make_prefs
+from factories import CITIES, make_person, make_prefs, random_population
 
 from matching.core.domain.filters import (
     SearchFilters,
@@ -358,6 +358,19 @@ def test_hashed_bits_may_let_extra_rows_through_but_never_drop_one() -> None:
     assert not mutually_acceptable(a, hungarian)
     assert mutually_acceptable(a, english)
     assert _rows(store.mask_for(a)) == {1, 2}  # a superset: the caller re-checks
+
+
+def test_the_mask_over_some_rows_is_the_full_mask_at_those_rows() -> None:
+    people = random_population(300, seed=5)
+    store = _store(people)
+    rng = np.random.default_rng(5)
+    for requester in people[:40]:
+        rows = rng.choice(len(people), size=60, replace=False)
+        rows[0] = store.row_of[requester.user_id]  # its own row is never a candidate
+        f = SearchFilters(age_min=int(rng.integers(18, 40)), age_max=int(rng.integers(40, 90)))
+        full = store.mask_for(requester, f)
+        assert np.array_equal(store.mask_for(requester, f, rows=rows), full[rows])
+        assert not store.mask_for(requester, f, rows=rows)[0]
 
 
 # -- SearchFilters ---------------------------------------------------------------------------

@@ -124,23 +124,49 @@ def test_heartbeat_must_be_shorter_than_the_lease() -> None:
         PairingSettings(PAIRING_LEASE_TTL_S=5, PAIRING_HEARTBEAT_S=5)
 
 
-def test_each_seeker_gets_exactly_the_top_k_acceptable_others() -> None:
+# 150 seekers: the batched rounds reach every row; 600 with top-3: the picky ones are
+# searched exactly after the last round (fetches of 13, 49 and 193 rows).
+@pytest.mark.parametrize(("n", "top_k", "seeds"), [(150, 5, 4), (600, 3, 2)])
+def test_each_seeker_gets_exactly_the_top_k_acceptable_others(
+    n: int, top_k: int, seeds: int
+) -> None:
     from matching.pairing.graph import acceptable, build_index, candidate_edges, symmetric
 
-    s = PairingSettings(PAIRING_MIN_SCORE=0.0, PAIRING_TOP_K=5, PAIRING_WAIT_BOOST=0.0,
+    s = PairingSettings(PAIRING_MIN_SCORE=0.0, PAIRING_TOP_K=top_k, PAIRING_WAIT_BOOST=0.0,
                         PAIRING_PENALTY_SAME_COMPANY=0.0,
                         PAIRING_PENALTY_NO_SHARED_INTEREST=0.0)  # fmt: skip
-    for seed in range(4):
-        seekers, pairs = random_pool(seed, 150)
+    for seed in range(seeds):
+        seekers, pairs = random_pool(seed, n)
         excluded = symmetric(pairs)
-        edges = candidate_edges(seekers, build_index(seekers), range(150), excluded, s)
+        edges = candidate_edges(seekers, build_index(seekers), range(n), excluded, s)
         found: dict[int, set[int]] = {}
         for i, j, _ in edges:
             found.setdefault(i, set()).add(j)
             found.setdefault(j, set()).add(i)
         vectors = np.stack([x.vector for x in seekers])
         for i, a in enumerate(seekers):
-            others = [j for j in range(150) if j != i and acceptable(a, seekers[j], excluded)]
+            others = [j for j in range(n) if j != i and acceptable(a, seekers[j], excluded)]
             sims = vectors[others] @ a.vector
             top = {others[k] for k in np.argsort(-sims)[: s.top_k] if sims[k] >= 0}
             assert top <= found.get(i, set()), f"seed {seed}, seeker {i}"
+
+
+def test_a_component_above_the_part_size_is_matched_by_rounds_over_regions() -> None:
+    from matching.pairing.graph import build_index, candidate_edges, regions, symmetric
+
+    seekers, pairs = random_pool(5, 400)
+    edges = candidate_edges(seekers, build_index(seekers), range(400), symmetric(pairs), SETTINGS)
+    hungry = starving(seekers, SETTINGS)
+    whole = pair(edges, hungry)
+    objectives = []
+    for rounds in (1, 2, 4, 8):
+        parted = pair(edges, hungry, part_nodes=60, partitions=regions(seekers, 60, rounds))
+        assert whole.split_components == 0 and parted.split_components >= 1
+        ends = [v for i, j, _ in parted.pairs for v in (i, j)]
+        assert len(ends) == len(set(ends))  # a matching
+        assert set(parted.pairs) <= set(edges)
+        # never worse than greedy (it starts there), never better than the exact optimum
+        assert parted.greedy_objective <= parted.optimal_objective <= whole.optimal_objective
+        objectives.append(parted.optimal_objective)
+    assert objectives == sorted(objectives)  # a round never lowers it
+    assert objectives[-1] > whole.greedy_objective

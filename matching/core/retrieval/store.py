@@ -168,19 +168,30 @@ class CandidateStore:
         self,
         requester: Person | None,
         filters: SearchFilters | None = None,
+        rows: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Rows that may pass every hard filter, both ways when there is a requester."""
-        n = self._n
-        c = {k: v[:n] for k, v in self.cols.items()}
+        """Rows that may pass every hard filter, both ways when there is a requester: over
+        every row, or over `rows` only (the mask then lines up with `rows`), for a caller
+        that holds a few candidate rows already (a batch search's)."""
+        if rows is None:
+            n = self._n
+            c = {k: v[:n] for k, v in self.cols.items()}
+            xyz = self.xyz[:n]
+        else:
+            c = {k: v[rows] for k, v in self.cols.items()}
+            xyz = self.xyz[rows]
         mask = c["alive"].copy()
         if filters is not None:
-            mask &= _filter_mask(c, self.xyz[:n], filters)
+            mask &= _filter_mask(c, xyz, filters)
         if requester is not None:
             row = self.row_of.get(requester.user_id)
             if row is not None:
-                mask[row] = False
-            mask &= _requester_side(c, self.xyz[:n], requester)
-            mask &= _candidate_side(c, self.xyz[:n], requester)
+                if rows is None:
+                    mask[row] = False
+                else:
+                    mask &= rows != row
+            mask &= _requester_side(c, xyz, requester)
+            mask &= _candidate_side(c, xyz, requester)
         return mask
 
 
