@@ -172,6 +172,11 @@ def _plot(run: Run) -> None:
     fig.savefig(PLOT, dpi=90)
 
 
+def _p99(r: LoadResult) -> str:
+    """wrk reports a p99 of 0 when no request of the phase completed."""
+    return f"{r.p99_ms:.0f}" if r.requests else "-"
+
+
 def section(args: argparse.Namespace, run: Run) -> str:
     names = sorted({n for _, r in run.samples for n in r})
     rows = []
@@ -179,7 +184,7 @@ def section(args: argparse.Namespace, run: Run) -> str:
         peak = _peak(run, t0, t1)
         rows.append(
             f"| {t0:.0f}-{t1:.0f} | {conns} / {max(1, conns // 4)} | {d.rps:.1f} | "
-            f"{d.p99_ms:.0f} | {s.rps:.1f} | {s.p99_ms:.0f} | "
+            f"{_p99(d)} | {s.rps:.1f} | {_p99(s)} | "
             + " | ".join(str(peak.get(n, 0)) for n in names)
             + f" | {d.errors + s.errors} |"
         )
