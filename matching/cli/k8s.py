@@ -18,7 +18,11 @@ def _outputs(root: Path) -> dict[Path, str]:
     """Each generated file and the text it should have."""
     rayservice = root / "k8s" / "rayservice.yaml"
     config = manifests.serve_config_v2(yaml.safe_load((root / "serve_config.yaml").read_text()))
-    rayjobs = list(yaml.safe_load_all((root / "k8s" / "rayjobs.yaml").read_text()))
+    rayjobs = [
+        doc
+        for name in manifests.RAYJOB_SOURCES
+        for doc in yaml.safe_load_all((root / "k8s" / name).read_text())
+    ]
     return {
         rayservice: manifests.rewritten(rayservice.read_text(), config),
         root / "k8s" / "raycronjobs.yaml": manifests.raycronjobs_text(

@@ -1,5 +1,5 @@
 """`matching pairing run --pool P` and `matching pairing reconcile`: what the pairing RayJob
-and RayCronJob run (k8s/pairing.yaml)."""
+(k8s/pairing.yaml) runs, by hand or on its schedule (k8s/raycronjobs.yaml)."""
 
 from __future__ import annotations
 

@@ -11,12 +11,12 @@ from matching.core.api.health import Counter
 from matching.core.api.resources import Resources
 from matching.core.storage.erasure import ErasureStep
 from matching.pairing.erasure import PairingErasure
-from matching.pairing.routes import history, pools
+from matching.pairing.routes import cycles, history, pools
 from matching.pairing.runner import Runner
 from matching.pairing.service import PairingService
 from matching.pairing.storage import pools as pools_store
 
-_ROUTERS = (pools, history)
+_ROUTERS = (pools, history, cycles)
 
 
 class Pairing:

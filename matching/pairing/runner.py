@@ -21,6 +21,7 @@ from typing import Any
 import asyncpg
 from redis.asyncio import Redis
 
+from matching.core import metrics
 from matching.core.cache.lease import Lease
 from matching.core.settings import Settings
 from matching.pairing.plan import Planner, local_plan
@@ -56,6 +57,17 @@ def lease_name(pool: str) -> str:
     return f"pairing:{pool}"
 
 
+def record_cycle(report: CycleReport) -> None:
+    """A run's status; for a cycle that ran, its duration and both pairings' totals."""
+    pool = report.pool
+    metrics.inc("matching_pairing_cycles_total", pool=pool, status=report.status)
+    if report.status != "completed":
+        return
+    metrics.observe("matching_pairing_cycle_seconds", report.seconds, pool=pool)
+    for algorithm, total in (("optimal", report.optimal_total), ("greedy", report.greedy_total)):
+        metrics.set_gauge("matching_pairing_total_weight", total, pool=pool, algorithm=algorithm)
+
+
 class Runner:
     """Runs cycles and reconciliations of pools; `on_step` is called after each side effect
     (tests stop a runner there)."""
@@ -73,8 +85,15 @@ class Runner:
         self._planner, self._on_step = planner, on_step
 
     async def run(self, pool: str) -> CycleReport:
-        """One cycle of `pool` (reconciling earlier ones first), or busy."""
-        return await self._leased(pool, self._cycle)
+        """One cycle of `pool` (reconciling earlier ones first), or busy; recorded in the
+        cycle metrics, a cycle that raised as failed."""
+        try:
+            report = await self._leased(pool, self._cycle)
+        except Exception:
+            metrics.inc("matching_pairing_cycles_total", pool=pool, status="failed")
+            raise
+        record_cycle(report)
+        return report
 
     async def reconcile(self, pool: str) -> CycleReport:
         """Only finish earlier cycles' incomplete pairs."""

@@ -79,6 +79,31 @@ class PairingPublic(BaseModel):
     created_at: datetime
 
 
+class CyclePublic(BaseModel):
+    """One cycle of a pool: running until its result is written, then completed (every pair's
+    side effects done) or failed (its runner died before the result)."""
+
+    cycle_id: int
+    status: Literal["running", "completed", "failed"]
+    started_at: datetime
+    finished_at: datetime | None
+    seekers: int
+    pairs: int
+    optimal_total: float | None
+    greedy_total: float | None
+
+
+class PoolCycles(BaseModel):
+    pool: str
+    cycles: list[CyclePublic]
+
+
+class RecentCycles(BaseModel):
+    """The last cycles of each pool that has run one, pools by name, cycles newest first."""
+
+    pools: list[PoolCycles]
+
+
 class PairingHistory(BaseModel):
     user_id: UUID
     pairings: list[PairingPublic]

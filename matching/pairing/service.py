@@ -10,16 +10,19 @@ from matching.core.api.errors import NotFound
 from matching.core.api.resources import Resources
 from matching.core.storage.errors import UnknownUser
 from matching.pairing.schemas import (
+    CyclePublic,
     PairingHistory,
     PairingPublic,
+    PoolCycles,
     PoolPublic,
     PoolStatus,
+    RecentCycles,
     SeekerCreate,
     SeekerCriteria,
     SeekerPublic,
     YourWait,
 )
-from matching.pairing.storage import audit, pools
+from matching.pairing.storage import audit, cycles, pools
 from matching.pairing.storage.pools import UnknownPool
 
 HISTORY_LIMIT = 100
@@ -69,10 +72,27 @@ class PairingService:
             last_cycle_id=row["cycle_id"], you=you,
         )  # fmt: skip
 
+    async def recent_cycles(self, pool: str | None, per_pool: int) -> RecentCycles:
+        async with self._r.connection() as conn:
+            rows = await cycles.recent(conn, pool, per_pool)
+        by_pool: dict[str, list[CyclePublic]] = {}
+        for r in rows:
+            by_pool.setdefault(r["pool"], []).append(_cycle(r))
+        return RecentCycles(pools=[PoolCycles(pool=p, cycles=c) for p, c in by_pool.items()])
+
     async def history(self, user_id: UUID) -> PairingHistory:
         async with self._r.connection() as conn:
             rows = await audit.history(conn, user_id, HISTORY_LIMIT)
         return PairingHistory(user_id=user_id, pairings=[PairingPublic(**dict(r)) for r in rows])
+
+
+def _cycle(row: Any) -> CyclePublic:
+    return CyclePublic(
+        cycle_id=row["id"], status=row["status"],
+        started_at=row["started_at"], finished_at=row["finished_at"],
+        seekers=row["seekers"], pairs=row["pairs"],
+        optimal_total=row["optimal_total"], greedy_total=row["greedy_total"],
+    )  # fmt: skip
 
 
 def _seeker(row: Any) -> SeekerPublic:

@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+from matching.core import metrics
 from matching.core.api.resources import Resources
 from matching.queue.definition import QueueDefinition
 from matching.queue.notify import Hub
@@ -62,6 +63,7 @@ class Matcher:
     async def _loop(self, hub: Hub) -> None:
         while True:
             try:
+                await self.record_depths()
                 if await self.hold_lease():
                     self.last = {**await self.run_once(), "at": time.time()}
             except asyncio.CancelledError:
@@ -77,9 +79,15 @@ class Matcher:
         """Pair, then end what is due, then write the history; the counts of each."""
         now_s, now_us = await self._live.redis.time()
         heads = await self._live.heads(self._keys, HEAD_DEPTH)
+        now_ms = now_s * 1000 + now_us / 1000
+        since = {w.ticket_id: w.score_ms for waiting in heads.values() for w in waiting}
         matched = 0
-        for pair in plan(heads, now_s * 1000 + now_us / 1000, self._def, self._relax_after):
-            matched += await self._live.claim(pair.older, pair.other, uuid.uuid4(), pair.relaxation)
+        for pair in plan(heads, now_ms, self._def, self._relax_after):
+            if await self._live.claim(pair.older, pair.other, uuid.uuid4(), pair.relaxation):
+                matched += 1
+                for ticket in (pair.older, pair.other):  # the claim matched both at `now_ms`
+                    wait_s = max(0.0, now_ms - since[ticket]) / 1000
+                    metrics.observe("matching_queue_time_to_match_seconds", wait_s)
         ended = {
             name: sum(
                 [await self._live.run(script, member) for member in await self._live.due(name)]
@@ -88,6 +96,12 @@ class Matcher:
         }
         written = await self.write_history() if write_history else 0
         return {"matched": matched, **ended, "history": written}
+
+    async def record_depths(self) -> None:
+        """Tickets waiting per criteria, as a gauge. Every replica's loop sets it, lease or
+        not, so each reports the same depth (the dashboard takes the max)."""
+        for ckey, depth in (await self._live.depths(self._keys)).items():
+            metrics.set_gauge("matching_queue_depth_tickets", depth, criteria=ckey)
 
     async def write_history(self) -> int:
         """Apply the transitions not yet in PostgreSQL, in order; how many."""

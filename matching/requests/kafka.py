@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import asyncpg
 from pydantic import ValidationError
 
+from matching.core import metrics
 from matching.core.api.errors import DependencyUnavailable
 from matching.core.events.consumer import Outcome, Record, Rejected, Transient, scrub_error
 from matching.core.settings import KafkaSettings, RequestsSettings
@@ -64,6 +66,15 @@ def _message_id(record: Record, request_id: Any, correlation_id: str | None) -> 
     if isinstance(request_id, str) and 0 < len(request_id) <= 200:
         return f"{MATCH_REQUEST}:{request_id}:{(correlation_id or '')[:180]}"
     return inbox.message_id(None, record.topic, record.partition, record.offset)
+
+
+def record_reply_lag(record: Record) -> None:
+    """The time from the request record's timestamp to its reply stored (the outbox
+    publishes it; the outbox's age covers that part). A record without a timestamp (-1)
+    is not measured."""
+    if record.timestamp >= 0:
+        lag = max(0.0, time.time() - record.timestamp / 1000)
+        metrics.observe("matching_kafka_reply_lag_seconds", lag)
 
 
 def _text(value: Any, limit: int = 200) -> str | None:
@@ -124,7 +135,7 @@ class RequestHandler:
         """Rank a request this record claimed (now, or before a crash) and reply."""
         request = MatchRequest.model_validate(stored.body)
         try:
-            result = await self._service.result_for(stored.request_id, request)
+            result = await self._service.result_for(stored.request_id, request, "kafka")
         except DependencyUnavailable as exc:
             raise Transient(str(exc)) from exc
         async with self._pool.acquire() as conn, conn.transaction():
@@ -135,6 +146,7 @@ class RequestHandler:
             if not await store.complete(conn, stored, result):
                 # completed meanwhile (the maintenance pass): it replied to this record's reply_to
                 return Outcome(applied=True)
+        record_reply_lag(record)
         await self._service.cache.put(stored.request_id, stored.requester, result)
         return Outcome(applied=True)
 
@@ -169,6 +181,8 @@ class RequestHandler:
                     correlation_id,
                     stored.error or {},
                 )
+        if stored.status == "completed":
+            record_reply_lag(record)
         return Outcome(applied=True)
 
     async def _error(

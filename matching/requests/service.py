@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
+from matching.core import metrics
 from matching.core.api.errors import Conflict, NotFound
 from matching.core.api.resources import Resources
 from matching.requests.cache import ResultCache
@@ -27,6 +29,7 @@ from matching.requests.weighting import LiveWeights
 log = logging.getLogger(__name__)
 _WAIT_STEP_S = 0.05
 MAX_ATTEMPTS = 3  # maintenance passes over a pending request before it is failed
+Transport = Literal["http", "kafka"]
 
 
 def request_text(r: MatchRequest) -> str:
@@ -80,8 +83,18 @@ class RequestService:
             return await provider_store.listed(conn, **filters)
 
     # -- ranking
-    async def result_for(self, request_id: str, request: MatchRequest) -> dict[str, Any]:
-        """Rank `request` now: the MatchResult as JSON (what is stored and sent)."""
+    async def result_for(
+        self, request_id: str, request: MatchRequest, transport: Transport
+    ) -> dict[str, Any]:
+        """Rank `request` now: the MatchResult as JSON (what is stored and sent); the time
+        it took is recorded per transport."""
+        started = time.perf_counter()
+        result = await self._rank(request_id, request)
+        elapsed = time.perf_counter() - started
+        metrics.observe("matching_request_matching_seconds", elapsed, transport=transport)
+        return result
+
+    async def _rank(self, request_id: str, request: MatchRequest) -> dict[str, Any]:
         names = [normal(s.name) for s in request.skills_required]
         text_vector = await self._r.embedder.embed.remote(request_text(request))
         async with self._r.connection() as conn:
@@ -105,7 +118,8 @@ class RequestService:
     async def finish(self, stored: StoredRequest) -> dict[str, Any] | None:
         """Rank a claimed request and store its result (with its reply, for Kafka)."""
         request = MatchRequest.model_validate(stored.body)
-        result = await self.result_for(stored.request_id, request)
+        transport: Transport = "http" if stored.reply_to is None else "kafka"
+        result = await self.result_for(stored.request_id, request, transport)
         async with self._r.connection() as conn:
             done = await store.complete(conn, stored, result)
             if not done:  # another replica completed it first: answer with that

@@ -13,12 +13,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.e2e.conftest import KEYED, bearer
 from tests.e2e.test_discovery import seeded_user
+from tests.e2e.test_pairing_e2e import _run_cycle
+from tests.e2e.test_queue import _ask, _token, _ws_url
 from tests.unit.test_observability import SERVE_METRICS
 
 pytestmark = pytest.mark.e2e
+WAITING = {"difficulty": "hard", "topic": "behavioral"}  # criteria no other e2e test queues on
 
 
 def _scrape() -> str:
@@ -79,8 +83,21 @@ def _chromium(*args: str) -> str:
 def test_admin_page_in_a_real_browser(served: str, tmp_path: Path) -> None:
     token = bearer(str(uuid.uuid4()), "admin")["Authorization"].removeprefix("Bearer ")
     url = f"{served}/single/admin#token={token}"
-    dom = _chromium("--dump-dom", url)
+    pool = f"admin-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=f"{served}/single", timeout=60, headers=KEYED) as client:
+        assert client.put(f"/v1/pools/{pool}").status_code == 200
+    cycle = _run_cycle(pool)  # nobody waiting: a completed cycle of no one
+    waiter = str(uuid.uuid4())
+    # their socket stays open while the page loads, so the matcher keeps their ticket waiting
+    with connect(_ws_url(served, "single", token=_token(waiter))):
+        with httpx.Client(base_url=f"{served}/single", timeout=60) as client:
+            _ask(client, waiter, WAITING)
+        dom = _chromium("--dump-dom", url)
     assert _text(dom, "status").startswith("Loaded "), _text(dom, "status")  # every call answered
+    queue = _text(dom, "queue")  # GET /v1/queue/stats: depth per criteria
+    assert "waiting;" in queue and "hard|behavioral" in queue, queue
+    pairing = _text(dom, "pairing")  # GET /v1/pairing/cycles
+    assert f"{pool} {cycle['cycle_id']} completed" in " ".join(pairing.split()), pairing
     live = _text(dom, "live")  # none promoted: the weighted score and the newest snapshot
     assert "weighted score" in live and "newest snapshot" in live, live
     assert "matching_outbox_pending_rows" in _text(dom, "modes")  # this replica's gauges

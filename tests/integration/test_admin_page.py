@@ -27,6 +27,8 @@ async def test_the_page_is_a_shell_anyone_may_load(app: App) -> None:
     assert "default-src 'none'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
     assert "v1/admin/models" in page.text and "weighted-v1" not in page.text  # no data in it
+    # the modes' own admin routes (each guarded as the rest of the admin API)
+    assert "v1/queue/stats" in page.text and "v1/pairing/cycles" in page.text
 
 
 async def test_evaluation_files_need_an_admin_and_stay_in_their_folder(app: App) -> None:

@@ -128,6 +128,42 @@ async def test_bad_input_names_the_field(papp: App) -> None:
     ]
 
 
+async def test_recent_cycles_are_for_admins(papp: App) -> None:
+    pool, other = _pool(), _pool()
+    people = await _people(papp, 2)
+    for name in (pool, other):
+        await papp.client.put(f"/v1/pools/{name}")
+    for user in people:
+        await papp.client.post(f"/v1/pools/{pool}/seekers", json={"user_id": str(user)})
+    async with aioredis.from_url(REDIS_URL) as redis:
+        runner = Runner(papp.resources.settings, papp.resources.pool, redis)
+        first, second, empty = (
+            await runner.run(pool),
+            await runner.run(pool),
+            await runner.run(other),
+        )
+    admin = papp.bearer(uuid.uuid4(), "admin")
+    answer = await papp.bare.get("/v1/pairing/cycles", headers=admin, params={"limit": 5})
+    assert answer.status_code == 200, answer.text
+    pools = {p["pool"]: p["cycles"] for p in answer.json()["pools"]}
+    assert [c["cycle_id"] for c in pools[pool]] == [second.cycle_id, first.cycle_id]  # newest first
+    assert [c["cycle_id"] for c in pools[other]] == [empty.cycle_id]
+    ran = pools[pool][1]
+    assert (ran["status"], ran["seekers"], ran["pairs"]) == ("completed", 2, 1)
+    assert ran["optimal_total"] == first.optimal_total and ran["greedy_total"] == first.greedy_total
+    assert ran["started_at"] <= ran["finished_at"]
+    one = await papp.client.get("/v1/pairing/cycles", params={"pool": pool, "limit": 1})
+    assert [(p["pool"], [c["cycle_id"] for c in p["cycles"]]) for p in one.json()["pools"]] == [
+        (pool, [second.cycle_id])
+    ]
+    user = papp.bearer(people[0])
+    assert (await papp.bare.get("/v1/pairing/cycles", headers=user)).status_code == 403
+    assert (await papp.bare.get("/v1/pairing/cycles")).status_code == 401
+    for params, field in (({"pool": "Bad Name!"}, "pool"), ({"limit": 0}, "limit")):
+        bad = await papp.client.get("/v1/pairing/cycles", params=params)
+        assert (bad.status_code, bad.json()["field"]) == (422, field)
+
+
 async def test_erasing_a_seeker_takes_their_pool_rows_and_pairs(papp: App) -> None:
     pool = _pool()
     a, b, c = await _people(papp, 3)

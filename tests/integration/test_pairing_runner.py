@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
+from matching.core import metrics
 from matching.core.domain.profile import ProfileIn
 from matching.core.settings import Settings
 from matching.core.storage.blocks import block
@@ -25,6 +26,7 @@ from matching.core.storage.db import create_pool
 from matching.core.storage.profiles import upsert_profile
 from matching.devtools.services import TansuBroker
 from matching.pairing.runner import Runner, lease_name
+from matching.pairing.solve import Pairing
 from matching.pairing.storage import audit, pools
 from matching.pairing.storage.audit import AuditRow
 from matching.pairing.storage.pools import StaleFence
@@ -97,6 +99,11 @@ async def pair_events(db: asyncpg.Pool) -> dict[str, Counter[str]]:
     return out
 
 
+def _cycles(pool: str) -> dict[str, float]:
+    name = "matching_pairing_cycles_total"
+    return {s: metrics.value(name, pool=pool, status=s) for s in ("completed", "busy", "failed")}
+
+
 def expected_keys(clusters: list[list[uuid.UUID]]) -> set[str]:
     return {":".join(str(u) for u in sorted(c)) for c in clusters}
 
@@ -108,6 +115,11 @@ async def test_a_cycle_pairs_the_best_partners_once(
     report = await Runner(psettings, db, redis).run(pool_name)
     assert (report.status, report.seekers, report.pairs) == ("completed", 6, 3)
     assert report.optimal_total >= report.greedy_total > 1.5
+    assert _cycles(pool_name) == {"completed": 1, "busy": 0, "failed": 0}
+    assert metrics.value("matching_pairing_cycle_seconds", pool=pool_name) == 1
+    for algorithm, total in (("optimal", report.optimal_total), ("greedy", report.greedy_total)):
+        weight = metrics.value("matching_pairing_total_weight", pool=pool_name, algorithm=algorithm)
+        assert weight == pytest.approx(total)
     events = await pair_events(db)
     assert set(events) == expected_keys(clusters)
     assert all(c == PAIR_EVENTS for c in events.values())
@@ -169,6 +181,21 @@ async def test_two_runners_at_once_one_runs_the_other_says_so(
     done = await first
     assert second.status == "busy" and second.extra["holder_token"] is not None
     assert (done.status, done.pairs) == ("completed", 2)
+    assert _cycles(pool_name) == {"completed": 1, "busy": 1, "failed": 0}
+
+
+async def test_a_cycle_that_raises_is_counted_as_failed(
+    psettings: Settings, db: asyncpg.Pool, redis: aioredis.Redis, pool_name: str
+) -> None:
+    await seed(db, pool_name, 1)
+
+    def broken(*_: object) -> Pairing:
+        raise RuntimeError("the solver fell over")
+
+    with pytest.raises(RuntimeError, match="fell over"):
+        await Runner(psettings, db, redis, planner=broken).run(pool_name)
+    assert _cycles(pool_name) == {"completed": 0, "busy": 0, "failed": 1}
+    assert metrics.value("matching_pairing_cycle_seconds", pool=pool_name) == 0
 
 
 CRASH = """

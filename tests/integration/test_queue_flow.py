@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 
 from deployments.embedder import Embedder
+from matching.core import metrics
 from tests.integration.queue_support import CRITERIA, QueueApp, queue_app, queue_app_for
 
 __all__ = ["queue_app"]
@@ -238,3 +240,25 @@ async def test_stats_report_depth_time_to_match_and_confirm_rate(queue_app: Queu
     assert stats["depth"] == {"hard|sql": 1} and stats["waiting"] == 1
     assert stats["matches"] == 1 and stats["confirm_rate"] == 1.0 and stats["sessions"] == 1
     assert stats["median_time_to_match_s"] is not None and stats["median_time_to_match_s"] >= 0
+
+
+async def test_the_matcher_loop_reports_depth_and_time_to_match(queue_app: QueueApp) -> None:
+    depth, waited = "matching_queue_depth_tickets", "matching_queue_time_to_match_seconds"
+    matched_before = metrics.value(waited)
+    await _matched(queue_app, uuid.uuid4(), uuid.uuid4())
+    assert metrics.value(waited) == matched_before + 2  # both tickets of the pair
+    await queue_app.ask(uuid.uuid4(), {"difficulty": "hard", "topic": "sql"})
+    queue = queue_app.queue
+    queue.matcher.start(queue.hub)  # the loop every replica runs, lease or not
+    try:
+        for _ in range(200):
+            if metrics.value(depth, criteria="hard|sql") == 1:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await queue.matcher.stop()
+    assert metrics.value(depth, criteria="hard|sql") == 1
+    assert metrics.value(depth, criteria="easy|arrays") == 0
+    assert metrics.value(waited) == matched_before + 2  # alone: not matched
+    stats = (await queue_app.client.get("/v1/queue/stats")).json()
+    assert stats["depth"] == {"hard|sql": 1}

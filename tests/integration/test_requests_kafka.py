@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from deployments.embedder import Embedder
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
+from matching.core import metrics
 from matching.core.api.resources import Resources
 from matching.core.events.consumer import EventConsumer
 from matching.core.events.relay import OutboxRelay
@@ -144,6 +145,25 @@ async def put_provider(rig: Rig, **over: Any) -> str:
     return provider_id
 
 
+def _timings() -> dict[str, float]:
+    """How many rankings each transport timed, and how many replies' lags were measured."""
+    ranked = "matching_request_matching_seconds"
+    return {
+        "kafka": metrics.value(ranked, transport="kafka"),
+        "http": metrics.value(ranked, transport="http"),
+        "reply_lag": metrics.value("matching_kafka_reply_lag_seconds"),
+    }
+
+
+async def _timed(expected: dict[str, float]) -> None:
+    """The handler records a reply's lag once its transaction commits, which may be a moment
+    after the relay has published the reply."""
+    deadline = time.monotonic() + WAIT_S
+    while _timings() != expected and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert _timings() == expected
+
+
 def _ranking(result: dict[str, Any]) -> list[tuple[str, float, dict[str, float]]]:
     return [(m["provider_id"], m["match_score"], m["factors"]) for m in result["matches"]]
 
@@ -152,11 +172,13 @@ async def test_kafka_and_http_answer_the_same_ranking(rig: Rig, producer: AIOKaf
     await put_provider(rig)
     await put_provider(rig, name="Bob", hourly_rate=90, rating_count=3)
     await put_provider(rig, name="Eve", hourly_rate=400)
+    before = _timings()
     rig.start_consumer()
     await send(producer, {**request_body(request_id="k-1"), "correlation_id": "c-1"})
     [(key, reply)] = await rig.wait_for(1, "matching-responses")
     assert key == "k-1" and reply["correlation_id"] == "c-1" and reply["request_id"] == "k-1"
     http = await rig.app.client.post("/v1/requests", json=request_body(request_id="h-1"))
+    await _timed({k: v + 1 for k, v in before.items()})
     assert _ranking(reply["result"]) == _ranking(http.json())
     assert reply["result"]["filtered_out"] == http.json()["filtered_out"]
     assert len(reply["result"]["matches"]) == 2
@@ -166,10 +188,13 @@ async def test_a_request_id_sent_twice_is_ranked_once_and_answered_twice(
     rig: Rig, producer: AIOKafkaProducer
 ) -> None:
     await put_provider(rig)
+    before = _timings()
     rig.start_consumer()
     await send(producer, {**request_body(request_id="dup"), "correlation_id": "a"})
     await send(producer, {**request_body(request_id="dup"), "correlation_id": "b"})
     replies = await rig.wait_for(2, "matching-responses")
+    ranked_once_replied_twice = {"kafka": 1, "http": 0, "reply_lag": 2}
+    await _timed({k: v + ranked_once_replied_twice[k] for k, v in before.items()})
     assert [r["correlation_id"] for _, r in replies] == ["a", "b"]
     assert replies[0][1]["result"] == replies[1][1]["result"]
     async with rig.app.resources.connection() as conn:

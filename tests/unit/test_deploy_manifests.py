@@ -164,10 +164,15 @@ def test_manifests_have_the_expected_kinds() -> None:
 def test_pairing_runs_as_a_rayjob_and_on_a_schedule() -> None:
     from matching.cli.main import parser
 
-    pairing = {d["kind"]: d for n, d in KUBERAY_DOCS if n.startswith("pairing.yaml")}
-    assert set(pairing) == {"RayJob", "RayCronJob"}
-    cron = pairing["RayCronJob"]["spec"]
-    assert cron["schedule"] and cron["jobTemplate"] == pairing["RayJob"]["spec"]
+    (rayjob,) = [d for n, d in KUBERAY_DOCS if n.startswith("pairing.yaml")]
+    assert rayjob["kind"] == "RayJob"  # its schedule is generated, from this one source
+    (cron_doc,) = [
+        d
+        for n, d in KUBERAY_DOCS
+        if n.startswith("raycronjobs.yaml") and d["metadata"]["name"] == "matching-pairing-weekly"
+    ]
+    cron = cron_doc["spec"]
+    assert cron["schedule"] == "0 8 * * 1" and cron["jobTemplate"] == rayjob["spec"]
     args = parser().parse_args(cron["jobTemplate"]["entrypoint"].split()[1:])
     assert (args.pool, args.ray) == ("weekly", True)
 
@@ -443,8 +448,11 @@ def test_cron_jobs_are_the_rayjobs_on_a_schedule() -> None:
     crons = {d["metadata"]["name"]: d for _, d in KUBERAY_DOCS if d["kind"] == "RayCronJob"}
     assert {c.name for c in manifests.CRON_JOBS} <= set(crons)
     entrypoints = {n: c["spec"]["jobTemplate"]["entrypoint"] for n, c in crons.items()}
-    assert entrypoints["matching-nightly-jobs"] == "matching jobs all"
-    assert entrypoints["matching-expire-matches"] == "matching expire-matches"
+    assert entrypoints == {
+        "matching-nightly-jobs": "matching jobs all",
+        "matching-expire-matches": "matching expire-matches",
+        "matching-pairing-weekly": "matching pairing run --pool weekly --ray",
+    }
     nightly = crons["matching-nightly-jobs"]["spec"]["jobTemplate"]
     source = rayjobs["matching-job-all"]["spec"]
     # the same pods as the RayJob run by hand, only their instance label differs

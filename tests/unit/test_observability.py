@@ -183,6 +183,15 @@ def test_every_query_names_a_registered_metric() -> None:
     assert unshown == set()
 
 
+def test_gauges_are_aggregated_with_max() -> None:
+    """A gauge is a state that every replica (or every replica of a loop) reports alike, the
+    queue's depth, the outbox backlog: summed, it would count once per replica."""
+    gauges = {metrics.EXPORT_PREFIX + s.name for s in metrics.CATALOGUE if s.kind == "gauge"}
+    for expr in _exprs():
+        if gauges & set(_NAME.findall(expr)):
+            assert not re.search(r"\bsum\b", expr) and re.search(r"\bmax\b", expr), expr
+
+
 def test_every_alert_has_a_runbook_section() -> None:
     runbook = (ROOT / "docs" / "operations.md").read_text().lower()
     for group in _rule_groups():

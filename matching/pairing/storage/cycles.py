@@ -180,3 +180,20 @@ async def orphaned_cycles(conn: asyncpg.Connection, pool: str, token: int) -> li
 
 async def cycle(conn: asyncpg.Connection, cycle_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM pairing_cycles WHERE id = $1", cycle_id)
+
+
+_RECENT = """
+SELECT pool, id, status, started_at, finished_at, seekers, pairs, optimal_total, greedy_total
+FROM (
+    SELECT *, row_number() OVER (PARTITION BY pool ORDER BY id DESC) AS nth
+    FROM pairing_cycles
+    WHERE $1::text IS NULL OR pool = $1
+) c
+WHERE nth <= $2
+ORDER BY pool, id DESC
+"""
+
+
+async def recent(conn: asyncpg.Connection, pool: str | None, per_pool: int) -> list[asyncpg.Record]:
+    """The last `per_pool` cycles of each pool (of `pool` only, given one), newest first."""
+    return list(await conn.fetch(_RECENT, pool, per_pool))
