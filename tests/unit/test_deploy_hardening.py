@@ -324,3 +324,13 @@ def test_selector_semantics() -> None:
     assert not _selects({"matchLabels": {"a": "2"}}, labels)
     assert not _selects({"matchExpressions": [{"key": "c", "operator": "Exists"}]}, labels)
     assert _selects({"matchExpressions": [{"key": "b", "operator": "In", "values": ["2"]}]}, labels)
+
+
+@pytest.mark.parametrize("pod", JOB_PODS, ids=[p.name for p in JOB_PODS])
+def test_a_job_clusters_pods_reach_each_other(pod: Pod) -> None:
+    """A Ray cluster's head, workers and submitter talk on Ray's ports: a job pod whose labels
+    no job policy names is isolated from its own cluster, and its job cannot start."""
+    for kind in ("Ingress", "Egress"):
+        own = [r for r in _rules(pod, kind) if not _ports(r) and _from_own_cluster(r, pod)]
+        admitted = {p.name for r in own for peer in _peers(r) for p in _same_namespace_pods(peer)}
+        assert pod.name in admitted, f"{pod.name}: no {kind} rule admits its own cluster"
