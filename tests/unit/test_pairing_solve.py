@@ -170,3 +170,16 @@ def test_a_component_above_the_part_size_is_matched_by_rounds_over_regions() -> 
         objectives.append(parted.optimal_objective)
     assert objectives == sorted(objectives)  # a round never lowers it
     assert objectives[-1] > whole.greedy_objective
+
+
+def test_the_cycle_index_is_exact_above_the_serving_hnsw_threshold() -> None:
+    """A cycle's graph must not depend on how the search is sharded: an HNSW graph built in
+    each Ray actor gave other edges than one process's at 100k seekers (bench.pairing)."""
+    from matching.core.settings import IndexSettings
+    from matching.pairing.graph import build_index
+
+    n = IndexSettings().exact_max + 1
+    vectors = np.random.default_rng(1).normal(size=(n, 8)).astype(np.float32)
+    person = make_person()
+    index = build_index([Seeker(person, v, 0, SearchFilters()) for v in vectors])
+    assert index.index.params.kind == "flat" and index.index.ntotal == n
