@@ -30,7 +30,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
@@ -110,7 +110,7 @@ def _wait_ready(server: subprocess.Popen[bytes], ready: Path) -> None:
 
 
 async def _user(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     ws: ClientConnection,
     token: str,
     criteria: dict[str, str],
@@ -120,36 +120,40 @@ async def _user(
     await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
     try:
         await _ticket_to_session(http, ws, token, criteria, run)
-    except httpx.HTTPError as exc:  # counted, not fatal: the breakdown says
+    except (aiohttp.ClientError, TimeoutError) as exc:  # counted, not fatal: the breakdown says
         run.errors.append(f"{'POST' if not run.answered else 'confirm'} {type(exc).__name__}")
     except ConnectionClosed:
         run.errors.append("socket closed")
     except asyncio.CancelledError:  # the scenario's time ran out first
-        run.errors.append(
-            "no match_found in time" if run.found is None else "no match_ready in time"
-        )
+        waiting = "POST answer" if not run.answered else "match_found" if run.found is None else ""
+        run.errors.append(f"no {waiting or 'match_ready'} in time")
         raise
 
 
 async def _ticket_to_session(
-    http: httpx.AsyncClient, ws: ClientConnection, token: str, criteria: dict[str, str], run: Run
+    http: aiohttp.ClientSession,
+    ws: ClientConnection,
+    token: str,
+    criteria: dict[str, str],
+    run: Run,
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     run.sent = time.perf_counter()
-    response = await http.post("/v1/queue/requests", json={"criteria": criteria}, headers=headers)
-    run.answered = time.perf_counter()
-    if response.status_code != 201:
-        run.errors.append(f"POST {response.status_code}")
-        return
-    run.created_ms = datetime.fromisoformat(response.json()["created_at"]).timestamp() * 1000
+    async with http.post("/v1/queue/requests", json={"criteria": criteria}, headers=headers) as r:
+        ticket = await r.json() if r.status == 201 else None
+        run.answered = time.perf_counter()
+        if ticket is None:
+            run.errors.append(f"POST {r.status}")
+            return
+    run.created_ms = datetime.fromisoformat(ticket["created_at"]).timestamp() * 1000
     async for raw in ws:
         event = json.loads(raw)
         if event["type"] == "match_found":
             run.found, run.found_ms = time.perf_counter(), float(event["at"])
             body = {"match_id": event["match_id"], "confirmed": True}
-            answer = await http.post("/v1/queue/confirm", json=body, headers=headers)
-            if answer.status_code != 200:
-                run.errors.append(f"confirm {answer.status_code}")
+            async with http.post("/v1/queue/confirm", json=body, headers=headers) as answer:
+                if answer.status != 200:
+                    run.errors.append(f"confirm {answer.status}")
         elif event["type"] == "match_ready":
             run.ready, run.ready_ms = time.perf_counter(), float(event["at"])
             return
@@ -160,11 +164,14 @@ async def _scenario(
     port: int, settings: Settings, users: int, keys: list[dict[str, str]], spread_s: float
 ) -> list[Run]:
     tokens = [mint_token(settings.auth, uuid.uuid4(), frozenset(), 3600) for _ in range(users)]
-    # A connection per user, as real users have: a shared capped pool would queue the POSTs
-    # in the client and count that wait as the service's.
-    limits = httpx.Limits(max_connections=users, max_keepalive_connections=users)
-    async with httpx.AsyncClient(
-        base_url=f"http://{HOST}:{port}", timeout=120, limits=limits
+    # No cap on connections, as users each have theirs: a shared capped pool queued the POSTs
+    # in the client and counted that wait as the service's. aiohttp, not httpx: httpx's pool
+    # scans every waiting request on each change, which at 1,000 connections held the
+    # client's loop for a minute while the service had long answered.
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(
+        f"http://{HOST}:{port}", connector=connector, timeout=timeout
     ) as http:
         sockets = []
         for token in tokens:  # opened one after another: the server registers each
@@ -192,6 +199,12 @@ async def _scenario(
 def _load() -> str:
     """The 1, 5 and 15 minute load averages (what else ran on the machine)."""
     return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def main() -> None:
@@ -223,9 +236,13 @@ def main() -> None:
                     if not spread
                     else f"paced ({args.users} over {spread:g} s)"
                 )
-                before = _load()
+                before, started = _load(), time.perf_counter()
+                pids = [os.getpid(), *(server.pid for server in servers)]
+                cpu = [_cpu_s(pid) for pid in pids]
                 runs = asyncio.run(_scenario(port, settings, args.users, chosen, spread))
-                results.append(Scenario(label, runs, before, _load()))
+                wall = time.perf_counter() - started
+                used = [_cpu_s(pid) - c for pid, c in zip(pids, cpu, strict=True)]
+                results.append(Scenario(label, runs, before, _load(), wall, used[0], used[1:]))
                 print(format_rows(results[-1:]), flush=True)
         finally:
             _stop(servers)

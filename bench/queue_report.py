@@ -26,12 +26,17 @@ class Run:
 
 @dataclass
 class Scenario:
-    """One arrival pattern's runs and the machine's load averages before and after."""
+    """One arrival pattern's runs, the machine's load averages before and after, and the
+    CPU seconds the client and each server process used over its wall seconds (sockets
+    opened to the last user done)."""
 
     name: str
     runs: list[Run]
     load_before: str
     load_after: str
+    wall_s: float = 0.0
+    client_cpu_s: float = 0.0
+    server_cpu_s: list[float] = field(default_factory=list)
 
 
 HEADER = (
@@ -86,7 +91,9 @@ def section(heading: str, command: str, scenarios: list[Scenario]) -> str:
     """The whole generated section (the `### Reading` commentary is kept by the caller)."""
     notes = [
         f"- {s.name}: errors {errors(s)}; load average (1 / 5 / 15 min) {s.load_before} "
-        f"before, {s.load_after} after"
+        f"before, {s.load_after} after; in its {s.wall_s:.0f} s the server used "
+        f"{' + '.join(f'{c:.1f}' for c in s.server_cpu_s) or '-'} CPU s, the client "
+        f"{s.client_cpu_s:.1f}"
         for s in scenarios
     ]
     return "\n".join(

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import uvicorn
+import uvloop
 
 from deployments.embedder import Embedder
 from deployments.reranker import Reranker
@@ -65,4 +66,6 @@ async def serve(port: int, ready: Path) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(int(sys.argv[1]), Path(sys.argv[2])))
+    # uvloop, as `uvicorn` itself picks when installed (this process runs its own loop).
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve(int(sys.argv[1]), Path(sys.argv[2])))
