@@ -168,7 +168,9 @@ async def _scenario(
     # in the client and counted that wait as the service's. aiohttp, not httpx: httpx's pool
     # scans every waiting request on each change, which at 1,000 connections held the
     # client's loop for a minute while the service had long answered.
-    connector = aiohttp.TCPConnector(limit=0)
+    # Idle connections are dropped after 2 s, before uvicorn's 5 s keep-alive closes them:
+    # a confirmation sent on a connection the server had closed failed as a reset.
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2)
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(
         f"http://{HOST}:{port}", connector=connector, timeout=timeout
@@ -176,7 +178,9 @@ async def _scenario(
         sockets = []
         for token in tokens:  # opened one after another: the server registers each
             sockets.append(
-                await connect(f"ws://{HOST}:{port}/v1/queue/ws?token={token}", max_queue=None)
+                await connect(
+                    f"ws://{HOST}:{port}/v1/queue/ws?token={token}", max_queue=None, open_timeout=60
+                )
             )
         runs = [Run() for _ in range(users)]
         t0 = time.perf_counter() + 0.5

@@ -16,8 +16,11 @@ from matching.queue.notify import Hub
 from matching.queue.storage.live import LiveQueue, Place
 
 # A socket rereads its stream and place this often (on average, spread so a replica's sockets
-# do not all read at once) even without a notification: the place moves as others match.
+# do not all read at once) even without a notification: while its ticket waits, as its place
+# moves when others match; otherwise only in case a notification was missed (1,000 idle
+# sockets rereading every 5 s were most of a replica's work before a burst).
 REREAD_S = 5.0
+IDLE_REREAD_S = 30.0
 PAGE = 100
 
 
@@ -60,7 +63,8 @@ class Follower:
                 await ws.send_text(json.dumps({"type": "position", **asdict(now)}))
             place = now
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), REREAD_S * random.uniform(0.5, 1.5))
+                every = REREAD_S if place is not None else IDLE_REREAD_S
+                await asyncio.wait_for(wake.wait(), every * random.uniform(0.5, 1.5))
 
     async def _send_events(self, ws: WebSocket, user: UUID, seq: int) -> tuple[int, Place | None]:
         """Send the events after `seq`; the last one sent and the ticket's place after them."""
