@@ -98,7 +98,7 @@ def _stop(servers: list[subprocess.Popen[bytes]]) -> None:
 
 
 def _wait_ready(server: subprocess.Popen[bytes], ready: Path) -> None:
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 300  # a loaded machine loads the stages slowly
     while time.monotonic() < deadline:
         if ready.exists():
             return
