@@ -30,6 +30,7 @@ if crid ~= '' then redis.call('SET', P .. 'crid:' .. user .. ':' .. crid, tid, '
 history('ticket', {id = tid, user = user, criteria = cjson.decode(crit), crid = crid,
   status = 'pending', created = NOW})
 redis.call('PUBLISH', P .. 'wake', ckey)
+redis.call('PUBLISH', P .. 'notify', user)  -- their sockets send the new ticket's place now
 return {'created', tid, redis.call('HGETALL', P .. 't:' .. tid),
   redis.call('ZRANK', P .. 'w:' .. ckey, tid), redis.call('LRANGE', P .. 'waits:' .. ckey, 0, -1)}
 """
