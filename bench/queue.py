@@ -3,13 +3,14 @@ confirming the match it pushes; both arrival patterns side by side in one run.
 
     python -m bench.queue --users 1000 --criteria 20 --paced-s 10
 
-Starts the queue mode's app under uvicorn in its own process (bench/queue_server.py) over
-the real PostgreSQL and Redis, then for each scenario opens one WebSocket per user (token in
-the query), and once all are open each user POSTs a ticket (`burst`: all at once; `paced`:
-arrivals spread evenly over --paced-s), answers match_found with POST /v1/queue/confirm and
-stops at match_ready. Measures tickets per second (accepted POSTs over the time from the
-first POST to the last answer), the POST's own latency, time to match (POST sent ->
-match_found received) and time to session (POST sent -> match_ready received), p50 / p99.
+Starts the queue mode's app under uvicorn in --workers processes sharing one port
+(bench/queue_server.py) over the real PostgreSQL and Redis, then for each scenario opens one
+WebSocket per user (token in the query), and once all are open each user POSTs a ticket
+(`burst`: all at once; `paced`: arrivals spread evenly over --paced-s) on their own HTTP
+connection, answers match_found with POST /v1/queue/confirm and stops at match_ready.
+Measures tickets per second, the POST's own latency, and time to match and to session both
+as the service stamped them (ticket created -> match_found / match_ready `at`) and as the
+client saw them (POST sent -> event received); errors by kind (bench/queue_report.py).
 Writes (replaces) its section of --out (BENCHMARKS.md), keeping the `### Reading` commentary.
 """
 
@@ -26,16 +27,15 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
-import numpy as np
+import aiohttp
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from bench.common import api_key, ensure_database
+from bench.queue_report import Run, Scenario, format_rows, section
 from bench.report import read_report, replace_section
 from matching.core.auth.tokens import mint_token
 from matching.core.settings import Settings
@@ -44,17 +44,7 @@ from matching.queue.definition import QueueDefinition
 
 SECTION = "## Queue"
 HOST = "127.0.0.1"
-
-
-@dataclass
-class Run:
-    """One user's timeline (perf_counter seconds)."""
-
-    sent: float = 0.0
-    answered: float = 0.0
-    found: float | None = None
-    ready: float | None = None
-    errors: list[str] = field(default_factory=list)
+SCENARIO_CAP_S = 60.0  # after the last arrival; a user still waiting then is an error
 
 
 def _environment(database_url: str, artifacts: str) -> dict[str, str]:
@@ -78,15 +68,41 @@ def _environment(database_url: str, artifacts: str) -> dict[str, str]:
     return env
 
 
-def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen([sys.executable, "-m", "bench.queue_server", str(port)], env=env)
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
+def _start_servers(
+    env: dict[str, str], port: int, workers: int, folder: Path
+) -> list[subprocess.Popen[bytes]]:
+    """`workers` processes on one port (SO_REUSEPORT: the kernel spreads the connections), as
+    replicas behind Serve's proxy are: each has its sockets, hub and a matcher (one holds
+    the lease). Started one after another (each loads the stages)."""
+    servers: list[subprocess.Popen[bytes]] = []
+    try:
+        for n in range(workers):
+            ready = folder / f"ready-{n}"
+            command = [sys.executable, "-m", "bench.queue_server", str(port), str(ready)]
+            servers.append(subprocess.Popen(command, env=env))
+            _wait_ready(servers[-1], ready)
+    except BaseException:
+        _stop(servers)
+        raise
+    return servers
+
+
+def _stop(servers: list[subprocess.Popen[bytes]]) -> None:
+    for server in servers:
+        server.terminate()
+    for server in servers:
         try:
-            if httpx.get(f"http://{HOST}:{port}/health/live", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.5)
+            server.wait(30)
+        except subprocess.TimeoutExpired:  # sockets still draining
+            server.kill()
+
+
+def _wait_ready(server: subprocess.Popen[bytes], ready: Path) -> None:
+    deadline = time.monotonic() + 300  # a loaded machine loads the stages slowly
+    while time.monotonic() < deadline:
+        if ready.exists():
+            return
+        time.sleep(0.2)
         if server.poll() is not None:
             raise RuntimeError("the queue server exited during start-up")
     server.kill()
@@ -94,7 +110,7 @@ def _start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
 
 
 async def _user(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     ws: ClientConnection,
     token: str,
     criteria: dict[str, str],
@@ -104,45 +120,67 @@ async def _user(
     await asyncio.sleep(max(0.0, start_at - time.perf_counter()))
     try:
         await _ticket_to_session(http, ws, token, criteria, run)
-    except (httpx.HTTPError, ConnectionClosed) as exc:  # counted, not fatal: the row says
-        run.errors.append(type(exc).__name__)
+    except (aiohttp.ClientError, TimeoutError) as exc:  # counted, not fatal: the breakdown says
+        run.errors.append(f"{'POST' if not run.answered else 'confirm'} {type(exc).__name__}")
+    except ConnectionClosed:
+        run.errors.append("socket closed")
+    except asyncio.CancelledError:  # the scenario's time ran out first
+        waiting = "POST answer" if not run.answered else "match_found" if run.found is None else ""
+        run.errors.append(f"no {waiting or 'match_ready'} in time")
+        raise
 
 
 async def _ticket_to_session(
-    http: httpx.AsyncClient, ws: ClientConnection, token: str, criteria: dict[str, str], run: Run
+    http: aiohttp.ClientSession,
+    ws: ClientConnection,
+    token: str,
+    criteria: dict[str, str],
+    run: Run,
 ) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     run.sent = time.perf_counter()
-    response = await http.post("/v1/queue/requests", json={"criteria": criteria}, headers=headers)
-    run.answered = time.perf_counter()
-    if response.status_code != 201:
-        run.errors.append(f"ticket {response.status_code}")
-        return
+    async with http.post("/v1/queue/requests", json={"criteria": criteria}, headers=headers) as r:
+        ticket = await r.json() if r.status == 201 else None
+        run.answered = time.perf_counter()
+        if ticket is None:
+            run.errors.append(f"POST {r.status}")
+            return
+    run.created_ms = datetime.fromisoformat(ticket["created_at"]).timestamp() * 1000
     async for raw in ws:
         event = json.loads(raw)
         if event["type"] == "match_found":
-            run.found = time.perf_counter()
+            run.found, run.found_ms = time.perf_counter(), float(event["at"])
             body = {"match_id": event["match_id"], "confirmed": True}
-            answer = await http.post("/v1/queue/confirm", json=body, headers=headers)
-            if answer.status_code != 200:
-                run.errors.append(f"confirm {answer.status_code}")
+            async with http.post("/v1/queue/confirm", json=body, headers=headers) as answer:
+                if answer.status != 200:
+                    run.errors.append(f"confirm {answer.status}")
         elif event["type"] == "match_ready":
-            run.ready = time.perf_counter()
+            run.ready, run.ready_ms = time.perf_counter(), float(event["at"])
             return
+    run.errors.append("socket closed")
 
 
 async def _scenario(
     port: int, settings: Settings, users: int, keys: list[dict[str, str]], spread_s: float
 ) -> list[Run]:
     tokens = [mint_token(settings.auth, uuid.uuid4(), frozenset(), 3600) for _ in range(users)]
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(
-        base_url=f"http://{HOST}:{port}", timeout=120, limits=limits
+    # No cap on connections, as users each have theirs: a shared capped pool queued the POSTs
+    # in the client and counted that wait as the service's. aiohttp, not httpx: httpx's pool
+    # scans every waiting request on each change, which at 1,000 connections held the
+    # client's loop for a minute while the service had long answered.
+    # Idle connections are dropped after 2 s, before uvicorn's 5 s keep-alive closes them:
+    # a confirmation sent on a connection the server had closed failed as a reset.
+    connector = aiohttp.TCPConnector(limit=0, keepalive_timeout=2)
+    timeout = aiohttp.ClientTimeout(total=120)
+    async with aiohttp.ClientSession(
+        f"http://{HOST}:{port}", connector=connector, timeout=timeout
     ) as http:
         sockets = []
         for token in tokens:  # opened one after another: the server registers each
             sockets.append(
-                await connect(f"ws://{HOST}:{port}/v1/queue/ws?token={token}", max_queue=None)
+                await connect(
+                    f"ws://{HOST}:{port}/v1/queue/ws?token={token}", max_queue=None, open_timeout=60
+                )
             )
         runs = [Run() for _ in range(users)]
         t0 = time.perf_counter() + 0.5
@@ -153,7 +191,7 @@ async def _scenario(
                 for i, (ws, tok, run) in enumerate(zip(sockets, tokens, runs, strict=True))
             ]
             # Bounded: a user whose partner's POST failed waits out the confirmation window.
-            _, late = await asyncio.wait(tasks, timeout=spread_s + 60)
+            _, late = await asyncio.wait(tasks, timeout=spread_s + SCENARIO_CAP_S)
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
@@ -162,32 +200,15 @@ async def _scenario(
     return runs
 
 
-def _ms(values: list[float]) -> tuple[str, str]:
-    if not values:
-        return "-", "-"
-    p50, p99 = np.percentile(np.array(values) * 1000, [50, 99])
-    return f"{p50:.0f}", f"{p99:.0f}"
+def _load() -> str:
+    """The 1, 5 and 15 minute load averages (what else ran on the machine)."""
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _row(name: str, runs: list[Run]) -> str:
-    row = _format_row(name, runs)
-    print(row, flush=True)
-    return row
-
-
-def _format_row(name: str, runs: list[Run]) -> str:
-    sent = [r for r in runs if r.sent and not r.errors]
-    span = max(r.answered for r in sent) - min(r.sent for r in sent) if sent else 0.0
-    rate = len(sent) / span if span else 0.0
-    post = _ms([r.answered - r.sent for r in sent])
-    found = _ms([r.found - r.sent for r in sent if r.found is not None])
-    ready = _ms([r.ready - r.sent for r in sent if r.ready is not None])
-    sessions = sum(r.ready is not None for r in runs)
-    errors = sum(len(r.errors) for r in runs)
-    return (
-        f"| {name} | {len(runs)} | {rate:.0f} | {post[0]} / {post[1]} | {found[0]} / {found[1]} "
-        f"| {ready[0]} / {ready[1]} | {sessions} | {errors} |"
-    )
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def main() -> None:
@@ -195,58 +216,54 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--criteria", type=int, default=20)
     parser.add_argument("--paced-s", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    parser.add_argument("--scenarios", default="burst,paced")
     parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"))
+    parser.add_argument("--no-write", action="store_true", help="print the tables only")
     args = parser.parse_args()
     api_key()
     url = asyncio.run(ensure_database("matching_bench_queue"))
+    spreads = {"burst": 0.0, "paced": args.paced_s}
+    results: list[Scenario] = []
     with tempfile.TemporaryDirectory() as artifacts:
         env = _environment(url, artifacts)
         settings = Settings.from_env({k: v for k, v in env.items() if k in {"AUTH_ACCESS_SECRET"}})
         definition = QueueDefinition.from_settings(Settings.from_env({}).queue)
         chosen = [definition.criteria(k) for k in definition.all_keys()[: args.criteria]]
         port = free_port()
-        server = _start_server(env, port)
+        servers = _start_servers(env, port, args.workers, Path(artifacts))
         try:
-            rows = [
-                _row(
-                    f"burst ({args.users} at once)",
-                    asyncio.run(_scenario(port, settings, args.users, chosen, 0.0)),
-                ),
-                _row(
-                    f"paced ({args.users} over {args.paced_s:.0f} s)",
-                    asyncio.run(_scenario(port, settings, args.users, chosen, args.paced_s)),
-                ),
-            ]
+            for name in args.scenarios.split(","):
+                spread = spreads[name]
+                label = (
+                    f"burst ({args.users} at once)"
+                    if not spread
+                    else f"paced ({args.users} over {spread:g} s)"
+                )
+                before, started = _load(), time.perf_counter()
+                pids = [os.getpid(), *(server.pid for server in servers)]
+                cpu = [_cpu_s(pid) for pid in pids]
+                runs = asyncio.run(_scenario(port, settings, args.users, chosen, spread))
+                wall = time.perf_counter() - started
+                used = [_cpu_s(pid) - c for pid, c in zip(pids, cpu, strict=True)]
+                results.append(Scenario(label, runs, before, _load(), wall, used[0], used[1:]))
+                print(format_rows(results[-1:]), flush=True)
         finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:  # sockets still draining
-                server.kill()
-    _write(args, rows)
-
-
-def _write(args: argparse.Namespace, rows: list[str]) -> None:
-    body = "\n".join(
-        [
-            SECTION,
-            "",
-            f"`python -m bench.queue --users {args.users} --criteria {args.criteria} "
-            f"--paced-s {args.paced_s:g}` on {platform.node()} ({os.cpu_count()} CPUs, shared), "
-            f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. One uvicorn process serving the queue mode "
-            "(matcher, pub/sub hub, every WebSocket) over local PostgreSQL and Redis; the clients "
-            "(one WebSocket per user) in one asyncio process on the same machine. Times in ms, "
-            "p50 / p99; tickets/s counts accepted POSTs from the first sent to the last answered.",
-            "",
-            "| arrivals | users | tickets/s | POST ticket | time to match | time to session "
-            "| sessions | errors |",
-            "|---|---|---|---|---|---|---|---|",
-            *rows,
-        ]
-    )
-    report = replace_section(read_report(args.out), body)
-    args.out.write_text(report)
+            _stop(servers)
+    body = section(SECTION, _command(args), results)
     print(body)
+    if not args.no_write:
+        args.out.write_text(replace_section(read_report(args.out), body))
+
+
+def _command(args: argparse.Namespace) -> str:
+    workers = f" --workers {args.workers}" if args.workers != 1 else ""
+    return (
+        f"`python -m bench.queue --users {args.users} --criteria {args.criteria} "
+        f"--paced-s {args.paced_s:g}{workers}` on {platform.node()} ({os.cpu_count()} CPUs, "
+        f"shared), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {args.workers} uvicorn worker "
+        f"process{'es' if args.workers != 1 else ''}"
+    )
 
 
 if __name__ == "__main__":

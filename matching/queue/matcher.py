@@ -1,6 +1,7 @@
 """The matcher: one active per queue (a Redis lease), it pairs waiting tickets, ends the
 tickets, matches and absent users whose time has come, and writes the history to
-PostgreSQL. Every change it makes is one of the live queue's atomic scripts."""
+PostgreSQL. Every change it makes is one of the live queue's atomic scripts. The history
+is written by a task of its own, so a slow PostgreSQL never delays a round of pairing."""
 
 from __future__ import annotations
 
@@ -44,17 +45,23 @@ class Matcher:
         self._token = uuid.uuid4().hex
         self._lease_ms = int(max(5.0, 10 * self._settings.matcher_interval_s) * 1000)
         self._renew = live.redis.register_script(_RENEW)
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._written = asyncio.Event()  # a round changed something the history lacks
+        self._holding = False
         self.last: dict[str, Any] = {}
 
     def start(self, hub: Hub) -> None:
-        self._task = asyncio.create_task(self._loop(hub), name="queue-matcher")
+        self._tasks = [
+            asyncio.create_task(self._loop(hub), name="queue-matcher"),
+            asyncio.create_task(self._history_loop(), name="queue-history"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     async def hold_lease(self) -> bool:
         held = await self._renew(keys=[self._live.key("lease")], args=[self._token, self._lease_ms])
@@ -64,8 +71,10 @@ class Matcher:
         while True:
             try:
                 await self.record_depths()
-                if await self.hold_lease():
-                    self.last = {**await self.run_once(), "at": time.time()}
+                self._holding = await self.hold_lease()
+                if self._holding:
+                    self.last = {**await self.run_once(write_history=False), "at": time.time()}
+                    self._written.set()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -75,23 +84,38 @@ class Matcher:
             hub.wake.clear()
             await asyncio.sleep(MIN_GAP_S)
 
+    async def _history_loop(self) -> None:
+        """Write the history after each round of the lease holder (transitions made by
+        requests in between are in the stream too: the next round's write takes them)."""
+        while True:
+            await self._written.wait()
+            self._written.clear()
+            try:
+                if self._holding:
+                    self.last["history"] = await self.write_history()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("queue history write failed; retrying", exc_info=True)
+                await asyncio.sleep(self._settings.matcher_interval_s)
+
     async def run_once(self, write_history: bool = True) -> dict[str, int]:
         """Pair, then end what is due, then write the history; the counts of each."""
         now_s, now_us = await self._live.redis.time()
         heads = await self._live.heads(self._keys, HEAD_DEPTH)
         now_ms = now_s * 1000 + now_us / 1000
         since = {w.ticket_id: w.score_ms for waiting in heads.values() for w in waiting}
-        matched = 0
-        for pair in plan(heads, now_ms, self._def, self._relax_after):
-            if await self._live.claim(pair.older, pair.other, uuid.uuid4(), pair.relaxation):
-                matched += 1
-                for ticket in (pair.older, pair.other):  # the claim matched both at `now_ms`
-                    wait_s = max(0.0, now_ms - since[ticket]) / 1000
-                    metrics.observe("matching_queue_time_to_match_seconds", wait_s)
+        pairs = plan(heads, now_ms, self._def, self._relax_after)
+        claimed = await self._live.claim(
+            [(p.older, p.other, uuid.uuid4(), p.relaxation) for p in pairs]
+        )
+        for pair, done in zip(pairs, claimed, strict=True):
+            for ticket in (pair.older, pair.other) if done else ():  # both matched at `now_ms`
+                wait_s = max(0.0, now_ms - since[ticket]) / 1000
+                metrics.observe("matching_queue_time_to_match_seconds", wait_s)
+        matched = sum(claimed)
         ended = {
-            name: sum(
-                [await self._live.run(script, member) for member in await self._live.due(name)]
-            )
+            name: sum(await self._live.run_many(script, [(m,) for m in await self._live.due(name)]))
             for name, script in (("deadlines", "TIMEOUT"), ("expiry", "EXPIRE"), ("gone", "GONE"))
         }
         written = await self.write_history() if write_history else 0

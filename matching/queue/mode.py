@@ -23,7 +23,7 @@ from matching.queue.ws import Follower
 
 _ROUTERS = (tickets, matches, sessions, stats, socket)
 HUB_READ_TIMEOUT_S = 30.0
-LIVE_CONNECTIONS = 64  # the pub/sub connection waits for messages on purpose
+LIVE_CONNECTIONS = 256  # a burst of requests and sockets on one replica: wait less for one
 
 
 class Queue:

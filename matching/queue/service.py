@@ -64,11 +64,15 @@ class QueueService:
         if problem:
             raise InvalidInput(*problem)
         ckey = self.definition.key(body.criteria)
-        outcome, value = await self.live.enqueue(
+        outcome, value, new = await self.live.enqueue(
             user, uuid4(), body.client_request_id, ckey, body.criteria
         )
-        if outcome in ("created", "existing"):
-            return await self.ticket(UUID(value), None), outcome == "created"
+        if new is not None:
+            raw, place = new
+            where = {"position": place.position, "estimated_wait_s": place.estimated_wait_s}
+            return views.ticket(UUID(value), raw).model_copy(update=where), True
+        if outcome == "existing":
+            return await self.ticket(UUID(value), None), False
         if outcome == "conflict":
             raise Conflict("user_id", f"user_id: already has an open ticket ({value})")
         if outcome == "in_session":

@@ -6,15 +6,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
+import random
+from dataclasses import asdict
 from uuid import UUID
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from matching.queue.notify import Hub
-from matching.queue.storage.live import LiveQueue
+from matching.queue.storage.live import LiveQueue, Place
 
-REREAD_S = 5.0  # a socket rereads its stream this often even without a notification
+# A socket rereads its stream and place this often (on average, spread so a replica's sockets
+# do not all read at once) even without a notification: while its ticket waits, as its place
+# moves when others match; otherwise only in case a notification was missed (1,000 idle
+# sockets rereading every 5 s were most of a replica's work before a burst).
+REREAD_S = 5.0
+IDLE_REREAD_S = 30.0
 PAGE = 100
 
 
@@ -49,37 +55,26 @@ class Follower:
             await self._live.run("PRESENCE", name, -1, self._grace_ms)
 
     async def _pump(self, ws: WebSocket, user: UUID, seq: int, wake: asyncio.Event) -> None:
-        place: dict[str, Any] | None = None
+        place: Place | None = None
         while True:
             wake.clear()
-            seq = await self._send_events(ws, user, seq)
-            now = await self._place(user)
+            seq, now = await self._send_events(ws, user, seq)
             if now is not None and now != place:
-                await ws.send_text(json.dumps({"type": "position", **now}))
+                await ws.send_text(json.dumps({"type": "position", **asdict(now)}))
             place = now
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), REREAD_S)
+                every = REREAD_S if place is not None else IDLE_REREAD_S
+                await asyncio.wait_for(wake.wait(), every * random.uniform(0.5, 1.5))
 
-    async def _send_events(self, ws: WebSocket, user: UUID, seq: int) -> int:
+    async def _send_events(self, ws: WebSocket, user: UUID, seq: int) -> tuple[int, Place | None]:
+        """Send the events after `seq`; the last one sent and the ticket's place after them."""
         while True:
-            events = await self._live.events_after(user, seq, PAGE)
+            events, place = await self._live.follow(user, seq, PAGE)
             for raw in events:
                 await ws.send_text(raw)
                 seq = int(json.loads(raw)["seq"])
             if len(events) < PAGE:
-                return seq
-
-    async def _place(self, user: UUID) -> dict[str, Any] | None:
-        """The open ticket's place and estimated wait while it waits."""
-        tid = await self._live.redis.get(self._live.key("u", str(user)))
-        if tid is None:
-            return None
-        ticket_id = UUID(tid.decode() if isinstance(tid, bytes) else tid)
-        raw = await self._live.ticket(ticket_id)
-        if raw.get("status") != "pending":
-            return None
-        position, estimate = await self._live.position(ticket_id, raw["ckey"])
-        return {"ticket_id": str(ticket_id), "position": position, "estimated_wait_s": estimate}
+                return seq, place
 
 
 async def _drain(ws: WebSocket) -> None:

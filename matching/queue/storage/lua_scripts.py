@@ -4,6 +4,8 @@ is in two matches and none is lost between two steps (see lua_prelude for the he
 from matching.queue.storage.lua_prelude import PRELUDE
 
 # ARGV[6..]: user, ticket id, client request id ('' none), criteria key, criteria JSON.
+# A new ticket comes back whole (its hash, its place from 0, the criteria's recent waits),
+# so the request that made it needs no second read.
 ENQUEUE = (
     PRELUDE
     + r"""
@@ -28,7 +30,9 @@ if crid ~= '' then redis.call('SET', P .. 'crid:' .. user .. ':' .. crid, tid, '
 history('ticket', {id = tid, user = user, criteria = cjson.decode(crit), crid = crid,
   status = 'pending', created = NOW})
 redis.call('PUBLISH', P .. 'wake', ckey)
-return {'created', tid}
+redis.call('PUBLISH', P .. 'notify', user)  -- their sockets send the new ticket's place now
+return {'created', tid, redis.call('HGETALL', P .. 't:' .. tid),
+  redis.call('ZRANK', P .. 'w:' .. ckey, tid), redis.call('LRANGE', P .. 'waits:' .. ckey, 0, -1)}
 """
 )
 
@@ -223,3 +227,20 @@ cancel_ticket(tid, 'disconnected')
 return 1
 """
 )
+
+# Read only, no prelude. ARGV: prefix, user, first stream id to read, how many events. A
+# socket's whole read in one round trip: {events' JSON after it, {ticket id, place from 0
+# (-1 not waiting)}, recent waits of its criteria} (the place is empty while not waiting).
+FOLLOW = r"""
+local P, user = ARGV[1], ARGV[2]
+local events = {}
+for i, row in ipairs(redis.call('XRANGE', P .. 'ev:' .. user, ARGV[3], '+', 'COUNT', ARGV[4])) do
+  events[i] = row[2][2]
+end
+local tid = redis.call('GET', P .. 'u:' .. user)
+if not tid then return {events, {}, {}} end
+local t = redis.call('HMGET', P .. 't:' .. tid, 'status', 'ckey')
+if t[1] ~= 'pending' then return {events, {}, {}} end
+local rank = redis.call('ZRANK', P .. 'w:' .. t[2], tid) or -1
+return {events, {tid, rank}, redis.call('LRANGE', P .. 'waits:' .. t[2], 0, -1)}
+"""
