@@ -193,7 +193,7 @@ def _use_gpu(cfg: TrainConfig) -> bool:
 
 def fit_booster(ds: ray.data.Dataset, cfg: TrainConfig, storage: str, name: str) -> bytes:
     """XGBoost on Ray Train, data-parallel over `cfg.workers`; the booster as UBJSON."""
-    from ray.train import CheckpointConfig, RunConfig, ScalingConfig
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.xgboost import RayTrainReportCallback, XGBoostTrainer
 
     gpu = _use_gpu(cfg)
@@ -210,7 +210,11 @@ def fit_booster(ds: ray.data.Dataset, cfg: TrainConfig, storage: str, name: str)
             resources_per_worker={"CPU": cfg.cpus_per_worker, **({"GPU": 1} if gpu else {})},
         ),
         run_config=RunConfig(
-            name=name, storage_path=storage, checkpoint_config=CheckpointConfig(num_to_keep=2)
+            name=name,
+            storage_path=storage,
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
+            # a lost worker (a preempted pod) restarts the group from the last checkpoint
+            failure_config=FailureConfig(max_failures=2),
         ),
         # In the object store, not streamed: streaming would need CPUs the workers hold.
         datasets={"train": ds.materialize()},
