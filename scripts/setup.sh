@@ -22,4 +22,4 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null \
     || { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }
 fi
-echo "setup: $(.venv/bin/python -c 'import ray, torch, faiss; print("ray", ray.__version__, "torch", torch.__version__, "faiss", faiss.__version__)')"
+echo "setup: $(.venv/bin/python -c 'import ray, torch, faiss, xgboost; print("ray", ray.__version__, "torch", torch.__version__, "faiss", faiss.__version__, "xgboost", xgboost.__version__)')"

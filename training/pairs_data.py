@@ -53,6 +53,24 @@ class Swipe:
     at: datetime  # when the swiper was shown the other (the swipe's created_at)
 
 
+def person_as_of(person: Person, before: datetime | None, at: datetime) -> Person:
+    """`person` as serving held them just before `at`, given their latest recorded act
+    (profile write, own swipe) before it: that act's time is their last_active_at then."""
+    if person.last_active_at < at:  # nothing since: the stored value was the one then
+        before = person.last_active_at if before is None else max(before, person.last_active_at)
+    if before is None or before == person.last_active_at:
+        return person  # no act known before `at`: the profile was not there yet
+    return replace(person, last_active_at=before)
+
+
+def mutual_weights(liked: np.ndarray, mutual: np.ndarray, mutual_weight: float) -> np.ndarray:
+    """Row weights: a like that became a mutual match weighs `mutual_weight`, others 1."""
+    out: np.ndarray = np.where(
+        np.asarray(liked, bool) & np.asarray(mutual, bool), mutual_weight, 1.0
+    )
+    return out
+
+
 def pair_key(a: UUID, b: UUID) -> tuple[UUID, UUID]:
     return (a, b) if a < b else (b, a)
 
@@ -72,14 +90,9 @@ class History:
     def person_at(self, user: UUID, at: datetime) -> Person:
         """The person as serving held them just before `at`: last activity is the latest act
         recorded before it (profile writes, own swipes), as serving's last_active_at was."""
-        person = self.people[user]
         times = self.activity.get(user, [])
         before = times[bisect_left(times, at) - 1] if times and times[0] < at else None
-        if person.last_active_at < at:  # nothing since: the stored value was the one then
-            before = person.last_active_at if before is None else max(before, person.last_active_at)
-        if before is None or before == person.last_active_at:
-            return person  # no act known before `at`: the profile was not there yet
-        return replace(person, last_active_at=before)
+        return person_as_of(self.people[user], before, at)
 
     def shared_events(self, a: UUID, b: UUID, at: datetime) -> list[str]:
         """Events both had registered for before `at` (serving's `shared_events` then)."""
@@ -116,6 +129,11 @@ class Window:
         }
 
     @classmethod
+    def ending(cls, start: datetime, end: datetime, test_days: float) -> Window:
+        """History from `start` to `end`, the last `test_days` of it held out."""
+        return cls(start, end - timedelta(days=test_days), end, test_days)
+
+    @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Window:
         return cls(
             datetime.fromisoformat(data["train_start"]),
@@ -138,18 +156,25 @@ def time_window(swipes: Sequence[Swipe], test_days: float) -> Window | None:
     """The most recent `test_days` of history held out; None without history."""
     if not swipes:
         return None
-    end = max(s.at for s in swipes)
-    return Window(min(s.at for s in swipes), end - timedelta(days=test_days), end, test_days)
+    return Window.ending(min(s.at for s in swipes), max(s.at for s in swipes), test_days)
 
 
-async def load_history(conn: asyncpg.Connection, model_version: str) -> History:
-    """Everything the dataset needs, read once (people, embeddings, swipes, mutual pairs)."""
+async def load_people(
+    conn: asyncpg.Connection, model_version: str
+) -> tuple[dict[UUID, Person], dict[UUID, np.ndarray]]:
+    """Active people with an embedding of `model_version`, and those embeddings (unit length)."""
     indexed = await fetch_people(conn, model_version)
     people = {p.person.user_id: p.person for p in indexed}
     embeddings = {}
     for p in indexed:
         norm = float(np.linalg.norm(p.embedding))
         embeddings[p.person.user_id] = p.embedding.astype(np.float64) / (norm or 1.0)
+    return people, embeddings
+
+
+async def load_history(conn: asyncpg.Connection, model_version: str) -> History:
+    """Everything the dataset needs, read once (people, embeddings, swipes, mutual pairs)."""
+    people, embeddings = await load_people(conn, model_version)
     swipes, liked_at = [], {}
     rows = await conn.fetch(_SWIPES)
     activity: dict[UUID, list[datetime]] = {}
@@ -262,6 +287,6 @@ def build_rows(
         )
         ordered.extend(group)
     labels = np.array([s.liked for s in ordered], dtype=np.int64)
-    mutual = [s.liked and history.is_mutual(s.swiper, s.swiped, mutual_before) for s in ordered]
-    weights = np.where(np.array(mutual, dtype=bool), mutual_weight, 1.0)
+    mutual = [history.is_mutual(s.swiper, s.swiped, mutual_before) for s in ordered]
+    weights = mutual_weights(labels, np.array(mutual, dtype=bool), mutual_weight)
     return PairRows(ordered, np.vstack(blocks), labels, weights)

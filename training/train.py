@@ -66,6 +66,18 @@ class TrainConfig:
     collab: bool = False  # serve with the like-graph features: they did not win (docs/learning.md)
     collab_version: str | None = None  # None: the newest (`matching jobs collab`)
     collab_folds: int = 3  # training rows read factors fitted without their own fold
+    # `ray`: the pair dataset on Ray Data and XGBoost on Ray Train (training/train_ray.py);
+    # `sklearn`: the history in this process and scikit-learn (train.yaml says ray).
+    trainer: Literal["sklearn", "ray"] = "sklearn"
+    workers: int = 2  # Ray Train workers (and featurising actors)
+    cpus_per_worker: int = 1
+    gpu: Literal["auto", "true", "false"] = "auto"  # auto: one per worker when Ray has GPUs
+    shards: int = 2  # parallel PostgreSQL read tasks (hash shards of the swiper)
+    batch_size: int = 4096  # swipes per featurising call
+    dataset: str | None = None  # a written pair dataset folder: retrain from it, no database
+    dataset_dir: str | None = None  # None: <MATCHING_ARTIFACTS_DIR>; versions under pairs/
+    checkpoint_dir: str | None = None  # Ray Train storage (a URI on a cluster); None: local
+    checkpoint_every: int = 50  # boosting rounds between checkpoints (and at the end)
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any] | None) -> TrainConfig:
@@ -76,6 +88,12 @@ class TrainConfig:
             raise ValueError(f"unknown train config keys: {unknown}; known: {sorted(known)}")
         if given.get("calibration", "isotonic") not in ("isotonic", "sigmoid"):
             raise ValueError("calibration: must be 'isotonic' or 'sigmoid'")
+        if given.get("trainer", "sklearn") not in ("sklearn", "ray"):
+            raise ValueError("trainer: must be 'sklearn' or 'ray'")
+        if "gpu" in given:  # YAML reads `gpu: true` as a bool
+            given["gpu"] = str(given["gpu"]).lower()
+            if given["gpu"] not in ("auto", "true", "false"):
+                raise ValueError("gpu: must be auto, true or false")
         defaults = cls()
         values: dict[str, Any] = {}
         for name, value in given.items():
@@ -88,6 +106,10 @@ class TrainConfig:
         cfg = cls(**values)
         if cfg.test_days <= 0 or cfg.calibration_folds < 2 or cfg.collab_folds < 2:
             raise ValueError("test_days must be > 0, calibration_folds and collab_folds >= 2")
+        if min(cfg.workers, cfg.cpus_per_worker, cfg.shards, cfg.batch_size) < 1:
+            raise ValueError("workers, cpus_per_worker, shards and batch_size must be >= 1")
+        if cfg.trainer == "ray" and cfg.collab:
+            raise ValueError("collab: the ray trainer does not read collaborative features yet")
         return cfg
 
 
@@ -148,19 +170,26 @@ def _counts(
 
 def check_enough(train: PairRows, test: PairRows, n: int, cfg: TrainConfig) -> None:
     """Raise InsufficientHistory unless both windows can train and evaluate a model."""
-    counts = _counts(train, test, n, cfg)
-    negatives = len(train.labels) - train.positives
+    check_counts(_counts(train, test, n, cfg), cfg)
+
+
+def check_counts(counts: dict[str, Any], cfg: TrainConfig) -> None:
+    """`check_enough` on the counts alone (the Ray path counts its rows in Ray Data)."""
+    train_n, train_pos = counts["train_swipes"], counts["train_positives"]
+    test_n, test_pos = counts["test_swipes"], counts["test_positives"]
     problems = []
-    if len(train.labels) < cfg.min_swipes:
-        problems.append(f"{len(train.labels)} swipes before the cutoff, need {cfg.min_swipes}")
-    if train.positives < cfg.min_positives:
-        problems.append(f"{train.positives} likes before the cutoff, need {cfg.min_positives}")
-    if negatives < cfg.calibration_folds:
-        problems.append(f"{negatives} passes before the cutoff, need {cfg.calibration_folds}")
-    if test.positives == 0 or test.positives == len(test.labels):
+    if train_n < cfg.min_swipes:
+        problems.append(f"{train_n} swipes before the cutoff, need {cfg.min_swipes}")
+    if train_pos < cfg.min_positives:
+        problems.append(f"{train_pos} likes before the cutoff, need {cfg.min_positives}")
+    if train_n - train_pos < cfg.calibration_folds:
         problems.append(
-            f"the held-out last {cfg.test_days:g} days have {len(test.labels)} swipes with "
-            f"{test.positives} likes: need both likes and passes"
+            f"{train_n - train_pos} passes before the cutoff, need {cfg.calibration_folds}"
+        )
+    if test_pos == 0 or test_pos == test_n:
+        problems.append(
+            f"the held-out last {cfg.test_days:g} days have {test_n} swipes with "
+            f"{test_pos} likes: need both likes and passes"
         )
     if problems:
         raise InsufficientHistory("too little history to train: " + "; ".join(problems), counts)
@@ -242,16 +271,9 @@ def train_on(history: History, settings: Settings, cfg: TrainConfig, embedder: s
     metrics = like_metrics(test.labels, estimator.predict_proba(served.features)[:, 1])
     weighted = test.features[:, PAIR_FEATURES.index("ab_score")]
     metrics["weighted_like_auc"] = round(float(roc_auc_score(test.labels, weighted)), 6)
-    version = artifacts.new_version()
-    manifest = {
-        "version": version,
-        "kind": "compatibility",
-        "algorithm_version": f"gbm-{version}",
+    about = {
         "estimator": f"CalibratedClassifierCV(HistGradientBoostingClassifier, {cfg.calibration})",
-        "sklearn_version": sklearn.__version__,
         "embedding_model_version": embedder,
-        "feature_count": len(PAIR_FEATURES),
-        "feature_params": params.to_dict(),
         "window": window.to_dict(),
         "rows": {
             "train": len(train.labels),
@@ -262,11 +284,36 @@ def train_on(history: History, settings: Settings, cfg: TrainConfig, embedder: s
             "dropped_swipes": history.dropped_swipes,
             "users_with_stats": len(stats.counts),
         },
-        "config": asdict(cfg),
         "metrics": metrics,
         **_collab_manifest(published, used, cfg),
     }
     factors = published.factors if used and published is not None else None
+    return publish(settings, cfg, estimator, stats, params, about, twin, factors)
+
+
+def publish(
+    settings: Settings,
+    cfg: TrainConfig,
+    estimator: Any,
+    stats: StatsTable,
+    params: FeatureParams,
+    about: dict[str, Any],
+    twin: Any | None = None,
+    factors: Any | None = None,
+) -> Path:
+    """Save the model in today's artifact format and push it to the registry (either trainer);
+    `about` is the trainer's part of the manifest (estimator, window, rows, metrics)."""
+    version = artifacts.new_version()
+    manifest = {
+        "version": version,
+        "kind": "compatibility",
+        "algorithm_version": f"gbm-{version}",
+        "sklearn_version": sklearn.__version__,
+        "feature_count": len(PAIR_FEATURES),
+        "feature_params": params.to_dict(),
+        "config": asdict(cfg),
+        **about,
+    }
     model = CompatibilityModel(estimator, stats, params, manifest, factors)
     tmp = artifacts.staging(settings.index.artifacts_dir, KIND, version)
     model.save(tmp)
@@ -295,4 +342,9 @@ async def train(settings: Settings, config: Mapping[str, Any] | None = None) -> 
 
 def run(settings: Settings, config: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """`matching jobs train`: the summary of the published model."""
+    cfg = TrainConfig.from_mapping(config)
+    if cfg.trainer == "ray":
+        from training.train_ray import train_ray  # Ray Train only where it runs
+
+        return train_ray(settings, cfg)
     return asyncio.run(train(settings, config))

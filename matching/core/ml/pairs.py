@@ -124,17 +124,25 @@ class StatsTable:
     ) -> StatsTable:
         """From (swiper, swiped, liked) triples."""
         acc: dict[UUID, list[int]] = {}
-        likes = total = 0
         for swiper, swiped, liked in swipes:
             given, received = acc.setdefault(swiper, [0] * 4), acc.setdefault(swiped, [0] * 4)
             given[0] += liked
             given[1] += 1
             received[2] += liked
             received[3] += 1
-            likes, total = likes + liked, total + 1
-        prior = likes / total if total else 0.5
-        counts = {u: (c[0], c[1], c[2], c[3]) for u, c in acc.items()}
-        return cls(counts, prior, prior_strength)
+        return cls.from_counts(
+            {u: (c[0], c[1], c[2], c[3]) for u, c in acc.items()}, prior_strength
+        )
+
+    @classmethod
+    def from_counts(
+        cls, counts: Mapping[UUID, tuple[int, int, int, int]], prior_strength: float
+    ) -> StatsTable:
+        """From each user's counts (summed in the database by the Ray pair dataset); the prior
+        is the like rate of all the swipes counted."""
+        likes = sum(c[0] for c in counts.values())
+        total = sum(c[1] for c in counts.values())
+        return cls(dict(counts), likes / total if total else 0.5, prior_strength)
 
 
 @dataclass(frozen=True, slots=True)
