@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.common import prepare
+from bench.common import prepare, wait_ready
 from bench.discover import PROMPTS, _user_ids
 from bench.load import LoadResult, run_wrk
 from bench.report import read_report, replace_section
@@ -82,7 +82,6 @@ def _sample(run: Run, started: float, stop: threading.Event) -> None:
 
 
 def _start(port: int) -> None:
-    import httpx
     import ray
 
     from serve_app.deploy import deploy
@@ -90,15 +89,7 @@ def _start(port: int) -> None:
     os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "30")  # 2 busy cores
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, namespace="serve")
     deploy([_pipeline()], "127.0.0.1", port, wait=False)
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/{APP}/health/ready", timeout=5).is_success:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(2)
-    raise RuntimeError("the pipeline never became ready")
+    wait_ready(f"http://127.0.0.1:{port}/{APP}/health/ready", time.monotonic() + 600, APP)
 
 
 def drive(port: int, ids: list[str]) -> Run:

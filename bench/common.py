@@ -8,6 +8,7 @@ import secrets
 import time
 
 import asyncpg
+import httpx
 
 from bench.vectors import WordSumEncoder
 from matching.core.ml import artifacts
@@ -67,3 +68,16 @@ def prepare(users: int, database: str, artifacts_dir: str) -> Settings:
             flush=True,
         )
     return settings
+
+
+def wait_ready(url: str, deadline: float, what: str) -> None:
+    """Poll `url` every 2 s until it answers 2xx; RuntimeError naming `what` past `deadline`
+    (time.monotonic()): a Serve app deployed with wait=False on a busy machine."""
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=5).is_success:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(2)
+    raise RuntimeError(f"{what} never became ready")

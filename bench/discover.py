@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import prepare
+from bench.common import prepare, wait_ready
 from bench.discover_report import Run, Table, scale_row, scale_table, section
 from bench.load import have_wrk, run_wrk
 from bench.report import read_report, replace_section, replace_subsection
@@ -125,7 +125,6 @@ async def _floor(settings: Settings, ids: list[str], n: int) -> dict[str, Any]:
 
 
 def _start_serve(env: dict[str, str], ingress: dict[str, Any], port: int) -> None:
-    import httpx
     import ray
 
     from bench.serve_apps import applications
@@ -137,15 +136,7 @@ def _start_serve(env: dict[str, str], ingress: dict[str, Any], port: int) -> Non
     deploy(applications(ingress), "127.0.0.1", port, wait=False)
     deadline = time.monotonic() + 600
     for name, path in (("noop", ""), ("single", "/health/ready"), ("pipeline", "/health/ready")):
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/{name}{path}", timeout=5).is_success:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(2)
-        else:
-            raise RuntimeError(f"{name} never became ready")
+        wait_ready(f"http://127.0.0.1:{port}/{name}{path}", deadline, name)
 
 
 def _stop_serve(env: dict[str, str]) -> None:
