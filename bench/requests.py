@@ -34,7 +34,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench.common import api_key, ensure_database
 from bench.report import read_report, replace_section
 from matching.core.settings import Settings
-from matching.devtools.demo_requests import demo_providers, insert_providers
+from matching.devtools.demo_requests import demo_providers, embed_providers, insert_providers
 from matching.devtools.services import TansuBroker, free_port
 
 SECTION = "## Request matching"
@@ -84,13 +84,15 @@ async def seed(settings: Settings, n: int, embed: bool) -> str:
     from matching.core.ml.embedding import ModelEncoder, model_path, model_version
     from matching.core.storage.db import connect
     from matching.core.storage.migrate import migrate
-    from matching.requests.catalogue import provider_text
 
     version = model_version(model_path(settings.model))
-    encoder = ModelEncoder(settings.model) if embed else FastEncoder(version)
+    model = ModelEncoder(settings.model)
+    encoder = model if embed else FastEncoder(version)
     providers = demo_providers(n)
     started = time.perf_counter()
-    vectors = await asyncio.to_thread(encoder.encode, [provider_text(p.body) for p in providers])
+    # skill names always by the model (a few hundred of them): the service embeds a
+    # request's skills by it, and "React" must still meet "React.js"
+    embedded = await asyncio.to_thread(embed_providers, encoder, providers, model)
     conn = await connect(settings.database)
     try:
         await migrate(conn)
@@ -98,7 +100,7 @@ async def seed(settings: Settings, n: int, embed: bool) -> str:
         await conn.execute(
             "TRUNCATE providers, provider_changes, match_requests, consumer_inbox CASCADE"
         )
-        await insert_providers(conn, providers, vectors, version)
+        await insert_providers(conn, providers, embedded, version)
     finally:
         await conn.close()
     kind = "model" if embed else "generated"

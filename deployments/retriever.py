@@ -31,6 +31,7 @@ from matching.core.domain.filters import SearchFilters
 from matching.core.domain.person import Person
 from matching.core.ml import artifacts
 from matching.core.ml.embedding import model_path, model_version
+from matching.core.retrieval import collection
 from matching.core.retrieval.candidates import KIND, Candidate, CandidateIndex
 from matching.core.retrieval.handoff import CandidateList
 from matching.core.retrieval.index import set_threads
@@ -79,6 +80,8 @@ class Retriever:
         self._reloads = 0  # times the change log was pruned past this replica's position
         self._activity_due = 0.0
         self.activity_refresh_s = ACTIVITY_REFRESH_S
+        self._collections: dict[str, collection.Collection] = {}
+        self._collections_lock = asyncio.Lock()
         set_threads(self._settings.index.faiss_threads)
 
     async def start(self) -> None:
@@ -323,6 +326,31 @@ class Retriever:
         similarity = float(va @ vb)
         return Retrieval(first, [Candidate(second, similarity, similarity)])
 
+    async def open_collection(self, name: str) -> collection.Collection:
+        """The collection `name` (see `matching.core.retrieval.collection`), opened and
+        loaded on this replica's first use of it."""
+        found = self._collections.get(name)
+        if found is not None:
+            return found
+        async with self._collections_lock:
+            if name not in self._collections:
+                assert self._pool is not None, "retriever is not started"
+                opened = collection.factory(name)(self._settings, self.model_version)
+                await opened.sync(self._pool)
+                self._collections[name] = opened
+                log.info("retriever: collection %s open: %s", name, opened.info())
+            return self._collections[name]
+
+    async def sync_collection(self, name: str) -> None:
+        """Replay the collection's change log now (a write's caller, before it returns)."""
+        assert self._pool is not None
+        await (await self.open_collection(name)).sync(self._pool)
+
+    async def query(self, name: str, *args: Any) -> Any:
+        """The collection's answer over every item written before this call."""
+        assert self._pool is not None
+        return await (await self.open_collection(name)).query(self._pool, *args)
+
     def person(self, user_id: UUID) -> Person | None:
         with self._rows_lock:
             return self.index.store.person(user_id)
@@ -336,6 +364,7 @@ class Retriever:
             "applied_seq": self._seq,
             "index_version": self._index_version,
             "reloads": self._reloads,
+            "collections": {name: c.info() for name, c in self._collections.items()},
             **({"refused": self._refused} if self._refused is not None else {}),
             **self._index.stats(),
         }

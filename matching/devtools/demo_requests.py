@@ -17,6 +17,8 @@ from matching.core.storage.db import connect
 from matching.core.storage.migrate import migrate
 from matching.requests.catalogue import provider_text
 from matching.requests.schemas import LEVELS, ProviderUpsert
+from matching.requests.skills import normal
+from matching.requests.storage import providers as provider_store
 
 DEMO_PROVIDERS = 300
 _NAMESPACE = uuid.UUID("5c1e7a52-8d0b-4f7e-9a51-0d3c2b7e6a11")
@@ -179,30 +181,37 @@ def demo_providers(n: int, seed: int = 7) -> list[DemoProvider]:
     return [_provider(i, rng) for i in range(n)]
 
 
-async def insert_providers(
-    conn: asyncpg.Connection, providers: list[DemoProvider], vectors: np.ndarray, version: str
-) -> None:
-    """Insert providers and their change-log rows in one transaction (existing ones kept)."""
-    rows = [
-        (
-            p.provider_id,
-            p.body.model_dump(mode="json"),
-            v.astype("<f4").tobytes(),
-            version,
-            p.body.active,
-        )
-        for p, v in zip(providers, vectors, strict=True)
+def embed_providers(
+    encoder: TextEncoder, providers: list[DemoProvider], names_by: TextEncoder | None = None
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each provider's text vector and skill vectors (one row per skill, in its order), as
+    the service embeds them on a write; every distinct skill name is embedded once, by
+    `names_by` when given."""
+    vectors = encoder.encode([provider_text(p.body) for p in providers])
+    names = sorted({normal(s.name) for p in providers for s in p.body.skills})
+    found = (names_by or encoder).encode(names) if names else np.zeros((0, vectors.shape[1]))
+    by_name = dict(zip(names, found, strict=True))
+    skills = [
+        np.stack([by_name[normal(s.name)] for s in p.body.skills])
+        if p.body.skills
+        else np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        for p in providers
     ]
-    async with conn.transaction():
-        await conn.executemany(
-            "INSERT INTO providers (provider_id, body, embedding, model_version, active) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider_id) DO NOTHING",
-            rows,
-        )
-        await conn.executemany(
-            "INSERT INTO provider_changes (provider_id) VALUES ($1)",
-            [(p.provider_id,) for p in providers],
-        )
+    return vectors, skills
+
+
+async def insert_providers(
+    conn: asyncpg.Connection,
+    providers: list[DemoProvider],
+    embedded: tuple[np.ndarray, list[np.ndarray]],
+    version: str,
+) -> None:
+    """Insert providers with `embed_providers`' vectors (existing ones kept)."""
+    vectors, skills = embedded
+    rows = [
+        (p.provider_id, p.body, v, s) for p, v, s in zip(providers, vectors, skills, strict=True)
+    ]
+    await provider_store.insert_many(conn, rows, version)
 
 
 async def seed_providers(
@@ -218,9 +227,8 @@ async def seed_providers(
         known = {r[0] for r in await conn.fetch("SELECT provider_id FROM providers")}
         fresh = [p for p in providers if p.provider_id not in known]
         if fresh:
-            texts = [provider_text(p.body) for p in fresh]
-            vectors = await asyncio.to_thread(encoder.encode, texts)
-            await insert_providers(conn, fresh, vectors, encoder.model_version)
+            embedded = await asyncio.to_thread(embed_providers, encoder, fresh)
+            await insert_providers(conn, fresh, embedded, encoder.model_version)
     finally:
         await conn.close()
     return len(fresh)

@@ -28,6 +28,8 @@ class Provider:
     body: ProviderUpsert
     vector: np.ndarray
     updated_at: datetime
+    # One row per skill of `body`, in its order; None: stored before skills were embedded
+    skill_vectors: np.ndarray | None = None
 
 
 def session_bit(session_type: str) -> int:
@@ -149,6 +151,21 @@ def build(providers: list[Provider], vocab_vectors: dict[str, np.ndarray]) -> Ca
 
 def skill_names(body: ProviderUpsert) -> list[str]:
     return [normal(s.name) for s in body.skills]
+
+
+def vocab_vectors(providers: list[Provider]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Every normal skill name's vector, as stored with the providers who name it (the same
+    model embedded them all); and the names no provider has a vector for, which get a zero
+    vector and so match by name only (`skills.same_skill`'s lexical rules)."""
+    found: dict[str, np.ndarray] = {}
+    for p in providers:
+        if p.skill_vectors is not None:
+            for name, row in zip(skill_names(p.body), p.skill_vectors, strict=True):
+                found.setdefault(name, row)
+    missing = sorted({n for p in providers for n in skill_names(p.body)} - found.keys())
+    for name in missing:
+        found[name] = np.zeros(DIM, dtype=np.float32)
+    return found, missing
 
 
 def provider_text(p: ProviderUpsert) -> str:

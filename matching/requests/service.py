@@ -17,16 +17,16 @@ from matching.core.api.errors import Conflict, NotFound
 from matching.core.api.resources import Resources
 from matching.requests.cache import ResultCache
 from matching.requests.catalogue import Provider, provider_text
-from matching.requests.index import ProviderIndex
-from matching.requests.ranking import Query, rank
+from matching.requests.ranking import Query, Ranked
 from matching.requests.schemas import MatchRequest, MatchResult, OutcomeIn, ProviderUpsert
-from matching.requests.skills import normal
+from matching.requests.skills import SkillVectors, normal
 from matching.requests.storage import providers as provider_store
 from matching.requests.storage import requests as store
 from matching.requests.storage.requests import StoredRequest
 from matching.requests.weighting import LiveWeights
 
 log = logging.getLogger(__name__)
+COLLECTION = "providers"  # the Retriever's collection of providers (matching.requests.index)
 _WAIT_STEP_S = 0.05
 MAX_ATTEMPTS = 3  # maintenance passes over a pending request before it is failed
 Transport = Literal["http", "kafka"]
@@ -38,12 +38,13 @@ def request_text(r: MatchRequest) -> str:
 
 
 class RequestService:
-    """Providers, requests and outcomes; holds this replica's provider index."""
+    """Providers, requests and outcomes; the providers are ranked by the Retriever, in its
+    `providers` collection."""
 
     def __init__(self, resources: Resources) -> None:
         self._r = resources
         self.settings = resources.settings.requests
-        self.index = ProviderIndex(self._embed_many, lambda: resources.model_version)
+        self.skills = SkillVectors(self._embed_many)  # skill names seen here, embedded once
         self.cache = ResultCache(resources.redis, self.settings.result_ttl_s)
         self._tasks: set[asyncio.Task[None]] = set()
         self.weights = LiveWeights(resources.settings)
@@ -54,13 +55,16 @@ class RequestService:
 
     # -- providers
     async def put_provider(self, provider_id: uuid.UUID, body: ProviderUpsert) -> Provider:
-        """Store the provider; this replica's index has it before this returns."""
+        """Store the provider with its text's and skills' vectors; every Retriever replica
+        ranks with it once this returns (each replays the change log before it ranks, and
+        this one has already)."""
         vector = await self._r.embedder.embed.remote(provider_text(body))
+        skill_vectors = await self.skills.vectors([normal(s.name) for s in body.skills])
         async with self._r.connection() as conn:
             stored = await provider_store.upsert(
-                conn, provider_id, body, vector, self._r.model_version
+                conn, provider_id, body, vector, skill_vectors, self._r.model_version
             )
-            await self.index.current(conn)
+        await self._r.sync_retriever(COLLECTION)
         return stored
 
     async def get_provider(self, provider_id: uuid.UUID) -> Provider:
@@ -76,7 +80,7 @@ class RequestService:
                 deleted = await provider_store.delete(conn, provider_id)
             if not deleted:
                 raise NotFound("provider_id", f"provider_id: no provider {provider_id}")
-            await self.index.current(conn)
+        await self._r.sync_retriever(COLLECTION)
 
     async def list_providers(self, **filters: Any) -> list[Provider]:
         async with self._r.connection() as conn:
@@ -97,13 +101,11 @@ class RequestService:
     async def _rank(self, request_id: str, request: MatchRequest) -> dict[str, Any]:
         names = [normal(s.name) for s in request.skills_required]
         text_vector = await self._r.embedder.embed.remote(request_text(request))
-        async with self._r.connection() as conn:
-            cat = await self.index.current(conn)
-        skill_vectors = await self.index.skills.vectors(names)
+        skill_vectors = await self.skills.vectors(names)
         now = datetime.now(UTC)
         query = Query(request, names, skill_vectors, np.asarray(text_vector), now)
         weights = await self.weights.get()
-        ranked = await asyncio.to_thread(rank, cat, query, self.settings, weights)
+        ranked: Ranked = await self._r.retriever.query.remote(COLLECTION, query, weights)
         result = MatchResult(
             request_id=request_id,
             matches=ranked.matches,  # type: ignore[arg-type]

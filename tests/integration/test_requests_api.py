@@ -14,27 +14,35 @@ from deployments.embedder import Embedder
 from deployments.reranker import Reranker
 from deployments.retriever import Retriever
 from matching.core.api.resources import Resources
+from matching.core.ml.embedding import ModelEncoder
+from matching.core.retrieval.collection import UnknownCollection
 from matching.core.settings import Settings
 from matching.core.stages import LocalStage
+from matching.devtools.demo_requests import seed_providers
+from matching.requests.index import ProviderCollection
 from matching.requests.mode import Requests
 from matching.requests.storage import providers as providers_store
 from matching.requests.storage import requests as store
-from serve_app.services import build_services
+from serve_app.services import ModeName, build_services
 from tests.integration.conftest import App, stop_app
 from tests.support import profile_body
 from tests.support_requests import provider_body, request_body
 
 
-@pytest_asyncio.fixture
-async def app(settings: Settings, embedder: Embedder) -> AsyncIterator[App]:
-    """The app with discovery and requests (profiles' DELETE erases both)."""
+async def start(settings: Settings, embedder: Embedder, *modes: ModeName) -> App:
     retriever = Retriever(settings)
     await retriever.start()
     resources = Resources(
         settings, LocalStage(embedder), LocalStage(retriever), LocalStage(Reranker(settings))
     )
     await resources.start()
-    started = App(build_services(resources, ("discovery", "requests")), retriever)
+    return App(build_services(resources, modes), retriever)
+
+
+@pytest_asyncio.fixture
+async def app(settings: Settings, embedder: Embedder) -> AsyncIterator[App]:
+    """The app with discovery and requests (profiles' DELETE erases both)."""
+    started = await start(settings, embedder, "discovery", "requests")
     try:
         yield started
     finally:
@@ -71,6 +79,41 @@ async def test_a_provider_is_ranked_once_put_and_gone_once_deleted(app: App) -> 
     again = await app.client.post("/v1/requests", json=request_body())
     assert again.json()["matches"] == [] and again.json()["total_providers"] == 0
     assert (await app.client.get(f"/v1/providers/{ada}")).status_code == 404
+
+
+async def test_providers_are_a_collection_of_the_retriever_that_every_replica_replays(
+    app: App, settings: Settings, embedder: Embedder
+) -> None:
+    """Another replica (its own Retriever, opened after the writes) ranks the providers from
+    what the writes stored: text and skill vectors, no Embedder of its own."""
+    assert app.retriever.info()["collections"] == {}  # opened on first use only
+    ada = await put(app)
+    other = await start(settings, embedder, "requests")
+    try:
+        r = await other.client.post("/v1/requests", json=request_body())
+        [match] = r.json()["matches"]
+        assert match["provider_id"] == ada and match["matching_skills"] == ["React", "ML"]
+        seen = other.retriever.info()["collections"]["providers"]
+        assert seen["providers"] == 1 and seen["unembedded_skills"] == 0
+        bob = await put(app, "Bob")  # written through the first replica: replayed here
+        assert (await app.client.delete(f"/v1/providers/{ada}")).status_code == 204
+        again = await other.client.post("/v1/requests", json=request_body(request_id="2"))
+        assert [m["provider_id"] for m in again.json()["matches"]] == [bob]
+        # a provider stored before skills were embedded: its skills match by name only
+        # ("React.js" is "React" by name too), and the collection says how many such names
+        async with app.resources.connection() as conn:
+            await conn.execute("UPDATE providers SET skill_embeddings = NULL")
+            await conn.execute(
+                "INSERT INTO provider_changes (provider_id) VALUES ($1)", uuid.UUID(bob)
+            )
+        named = await other.client.post("/v1/requests", json=request_body(request_id="3"))
+        assert [m["provider_id"] for m in named.json()["matches"]] == [bob]
+        info = other.retriever.info()["collections"]["providers"]
+        assert info["unembedded_skills"] == 3
+        with pytest.raises(UnknownCollection, match="no collection 'people'"):
+            await other.retriever.query("people")
+    finally:
+        await stop_app(other)
 
 
 async def test_filters_are_counted_and_a_relaxation_suggested(app: App) -> None:
@@ -156,7 +199,9 @@ async def test_the_provider_change_log_is_pruned_and_an_index_behind_it_reloads(
     ada, bob = await put(app), await put(app, "Bob")
     ranked = await app.client.post("/v1/requests", json=request_body())
     assert {m["provider_id"] for m in ranked.json()["matches"]} == {ada, bob}
-    index = mode(app).service.index
+    providers = await app.retriever.open_collection("providers")
+    assert isinstance(providers, ProviderCollection)  # the Retriever holds the providers
+    index = providers.index
     async with app.resources.connection() as conn:
         # another replica deletes Bob: this index has not replayed that change yet
         assert await providers_store.delete(conn, uuid.UUID(bob))
@@ -243,3 +288,16 @@ async def test_outcomes_evaluate_weightings_and_the_promoted_one_ranks(app: App)
     answer = (await app.client.post("/v1/requests", json=request_body())).json()
     assert answer["weights"] == pytest.approx(await service.weights.get())
     assert answer["weights"] != settings.requests.weights
+
+
+async def test_the_demo_catalogue_is_seeded_with_skill_vectors_the_retriever_ranks(
+    app: App, settings: Settings
+) -> None:
+    """`matching up`'s providers carry vectors for their skills as a PUT's do."""
+    encoder = ModelEncoder(settings.model)
+    assert await seed_providers(settings, 40, encoder) == 40
+    assert await seed_providers(settings, 40, encoder) == 0  # kept, not duplicated
+    r = await app.client.post("/v1/requests", json=request_body(skills_required=[]))
+    assert r.status_code == 200 and r.json()["total_providers"] == 40
+    seen = app.retriever.info()["collections"]["providers"]
+    assert seen["providers"] == 40 and seen["unembedded_skills"] == 0

@@ -74,12 +74,16 @@ class Resources:
         await self.discover_cache.invalidate_candidate(str(user_id))
         await self.feature_cache.invalidate(str(user_id))
 
-    async def sync_retriever(self) -> None:
-        """Let this replica's retriever replay the change log now."""
+    async def sync_retriever(self, collection: str | None = None) -> None:
+        """Let a retriever replica replay the change log now: the people's, or that of one
+        of its collections (`matching.core.retrieval.collection`)."""
         # The write is durable and logged; if this replica's catch-up fails, the next search
         # on any replica replays it, so the write still succeeded.
         try:
-            await self.retriever.sync.remote()
+            if collection is None:
+                await self.retriever.sync.remote()
+            else:
+                await self.retriever.sync_collection.remote(collection)
         except Exception:
             log.warning("retriever catch-up failed; it will replay on next search", exc_info=True)
 

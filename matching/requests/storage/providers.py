@@ -13,16 +13,29 @@ from matching.core.storage import change_log
 from matching.requests.catalogue import Provider
 from matching.requests.schemas import ProviderUpsert
 
-_COLUMNS = "provider_id, body, embedding, updated_at"
+_COLUMNS = "provider_id, body, embedding, skill_embeddings, updated_at"
 
 
 def _provider(row: asyncpg.Record) -> Provider:
+    vector = np.frombuffer(row["embedding"], dtype=np.float32)
+    skills = row["skill_embeddings"]
     return Provider(
         provider_id=row["provider_id"],
         body=ProviderUpsert.model_validate(row["body"]),
-        vector=np.frombuffer(row["embedding"], dtype=np.float32),
+        vector=vector,
         updated_at=row["updated_at"],
+        skill_vectors=None
+        if skills is None
+        else np.frombuffer(skills, dtype=np.float32).reshape(-1, vector.size),
     )
+
+
+def _skill_bytes(body: ProviderUpsert, skill_vectors: np.ndarray) -> bytes:
+    """One row per skill of `body`, in its order (what `_provider` reads back)."""
+    rows = np.asarray(skill_vectors, dtype="<f4")
+    if rows.shape[0] != len(body.skills):
+        raise ValueError(f"{len(body.skills)} skills but {rows.shape[0]} skill vectors")
+    return rows.tobytes()
 
 
 async def _log(conn: asyncpg.Connection, provider_id: UUID) -> None:
@@ -34,25 +47,59 @@ async def upsert(
     provider_id: UUID,
     body: ProviderUpsert,
     vector: np.ndarray,
+    skill_vectors: np.ndarray,
     model_version: str,
 ) -> Provider:
-    """Write the provider and its change-log row in one transaction."""
+    """Write the provider (its text's vector and one per skill) and its change-log row in
+    one transaction."""
     async with conn.transaction():
         row = await conn.fetchrow(
-            "INSERT INTO providers (provider_id, body, embedding, model_version, active) "
-            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (provider_id) DO UPDATE SET "
+            "INSERT INTO providers "
+            "(provider_id, body, embedding, skill_embeddings, model_version, active) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider_id) DO UPDATE SET "
             "body = EXCLUDED.body, embedding = EXCLUDED.embedding, "
+            "skill_embeddings = EXCLUDED.skill_embeddings, "
             "model_version = EXCLUDED.model_version, active = EXCLUDED.active, "
             f"updated_at = now() RETURNING {_COLUMNS}",
             provider_id,
             body.model_dump(mode="json"),
-            np.asarray(vector, dtype=np.float32).tobytes(),
+            np.asarray(vector, dtype="<f4").tobytes(),
+            _skill_bytes(body, skill_vectors),
             model_version,
             body.active,
         )
         await _log(conn, provider_id)
     assert row is not None
     return _provider(row)
+
+
+async def insert_many(
+    conn: asyncpg.Connection,
+    rows: Sequence[tuple[UUID, ProviderUpsert, np.ndarray, np.ndarray]],
+    model_version: str,
+) -> None:
+    """Insert (provider_id, body, text vector, skill vectors) rows and their change-log rows
+    in one transaction; providers already stored are kept as they are (demo and bench)."""
+    async with conn.transaction():
+        await conn.executemany(
+            "INSERT INTO providers "
+            "(provider_id, body, embedding, skill_embeddings, model_version, active) "
+            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider_id) DO NOTHING",
+            [
+                (
+                    pid,
+                    body.model_dump(mode="json"),
+                    np.asarray(vector, dtype="<f4").tobytes(),
+                    _skill_bytes(body, skills),
+                    model_version,
+                    body.active,
+                )
+                for pid, body, vector, skills in rows
+            ],
+        )
+        await conn.executemany(
+            "INSERT INTO provider_changes (provider_id) VALUES ($1)", [(r[0],) for r in rows]
+        )
 
 
 async def get(conn: asyncpg.Connection, provider_id: UUID) -> Provider | None:
