@@ -30,12 +30,27 @@ def _provider(row: asyncpg.Record) -> Provider:
     )
 
 
-def _skill_bytes(body: ProviderUpsert, skill_vectors: np.ndarray) -> bytes:
-    """One row per skill of `body`, in its order (what `_provider` reads back)."""
-    rows = np.asarray(skill_vectors, dtype="<f4")
-    if rows.shape[0] != len(body.skills):
-        raise ValueError(f"{len(body.skills)} skills but {rows.shape[0]} skill vectors")
-    return rows.tobytes()
+_INSERT = (
+    "INSERT INTO providers (provider_id, body, embedding, skill_embeddings, model_version, "
+    "active) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider_id) "
+)
+
+
+def _values(
+    provider_id: UUID,
+    body: ProviderUpsert,
+    vector: np.ndarray,
+    skill_vectors: np.ndarray,
+    model_version: str,
+) -> tuple[object, ...]:
+    """`_INSERT`'s parameters; the skill vectors one row per skill of `body`, in its order
+    (what `_provider` reads back)."""
+    skills = np.asarray(skill_vectors, dtype="<f4")
+    if skills.shape[0] != len(body.skills):
+        raise ValueError(f"{len(body.skills)} skills but {skills.shape[0]} skill vectors")
+    text = np.asarray(vector, dtype="<f4").tobytes()
+    dumped = body.model_dump(mode="json")
+    return (provider_id, dumped, text, skills.tobytes(), model_version, body.active)
 
 
 async def _log(conn: asyncpg.Connection, provider_id: UUID) -> None:
@@ -54,19 +69,12 @@ async def upsert(
     one transaction."""
     async with conn.transaction():
         row = await conn.fetchrow(
-            "INSERT INTO providers "
-            "(provider_id, body, embedding, skill_embeddings, model_version, active) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider_id) DO UPDATE SET "
+            f"{_INSERT} DO UPDATE SET "
             "body = EXCLUDED.body, embedding = EXCLUDED.embedding, "
             "skill_embeddings = EXCLUDED.skill_embeddings, "
             "model_version = EXCLUDED.model_version, active = EXCLUDED.active, "
             f"updated_at = now() RETURNING {_COLUMNS}",
-            provider_id,
-            body.model_dump(mode="json"),
-            np.asarray(vector, dtype="<f4").tobytes(),
-            _skill_bytes(body, skill_vectors),
-            model_version,
-            body.active,
+            *_values(provider_id, body, vector, skill_vectors, model_version),
         )
         await _log(conn, provider_id)
     assert row is not None
@@ -82,20 +90,7 @@ async def insert_many(
     in one transaction; providers already stored are kept as they are (demo and bench)."""
     async with conn.transaction():
         await conn.executemany(
-            "INSERT INTO providers "
-            "(provider_id, body, embedding, skill_embeddings, model_version, active) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (provider_id) DO NOTHING",
-            [
-                (
-                    pid,
-                    body.model_dump(mode="json"),
-                    np.asarray(vector, dtype="<f4").tobytes(),
-                    _skill_bytes(body, skills),
-                    model_version,
-                    body.active,
-                )
-                for pid, body, vector, skills in rows
-            ],
+            f"{_INSERT} DO NOTHING", [_values(*row, model_version) for row in rows]
         )
         await conn.executemany(
             "INSERT INTO provider_changes (provider_id) VALUES ($1)", [(r[0],) for r in rows]
