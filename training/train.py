@@ -18,7 +18,7 @@ import numpy as np
 import sklearn
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 from threadpoolctl import ThreadpoolController
 
@@ -122,15 +122,72 @@ def _as(kind: type, value: Any) -> Any:
     return kind(value)
 
 
+AUC_BINS = 1 << 18  # score bins of LikeTally's AUC: ties within 4e-6 of each other
+
+
+def auc_from_histograms(positives: np.ndarray, negatives: np.ndarray) -> float:
+    """ROC AUC from the counts of positives and negatives per score bin (ascending): each
+    positive beats the negatives of lower bins and ties those of its own, as
+    `roc_auc_score` counts exact ties."""
+    pos, neg = positives.astype(np.float64), negatives.astype(np.float64)
+    below = np.cumsum(neg) - neg
+    pairs = pos.sum() * neg.sum()
+    return float(((pos * below).sum() + 0.5 * (pos * neg).sum()) / pairs) if pairs else 0.5
+
+
+def _bins(scores: np.ndarray) -> np.ndarray:
+    """Bins of scores in [0, 1] (clipped), AUC_BINS of them."""
+    q = np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+    return np.minimum((q * AUC_BINS).astype(np.int64), AUC_BINS - 1)
+
+
+class LikeTally:
+    """How well P(like) predicts held-out swipes, added up batch by batch: sums and score
+    histograms, so a window of any size is evaluated in constant memory (the Ray trainer
+    streams its held-out window through one). `weighted`: also the AUC of another score in
+    [0, 1] on the same swipes (the weighted score's `ab_score`)."""
+
+    def __init__(self) -> None:
+        self.n, self.positives, self.log_loss, self.brier = 0, 0, 0.0, 0.0
+        self._hist: dict[str, np.ndarray] = {}
+
+    def add(
+        self, labels: np.ndarray, p_like: np.ndarray, weighted: np.ndarray | None = None
+    ) -> LikeTally:
+        y = np.asarray(labels).astype(bool)
+        p = np.clip(np.asarray(p_like, dtype=np.float64), 1e-6, 1 - 1e-6)
+        self.n += int(y.size)
+        self.positives += int(y.sum())
+        self.log_loss -= float(np.log(np.where(y, p, 1 - p)).sum())
+        self.brier += float(((p - y) ** 2).sum())
+        self._count("like", y, p)
+        if weighted is not None:
+            self._count("weighted", y, weighted)
+        return self
+
+    def _count(self, name: str, y: np.ndarray, scores: np.ndarray) -> None:
+        hist = self._hist.setdefault(name, np.zeros((2, AUC_BINS), dtype=np.int64))
+        bins = _bins(scores)
+        hist[1] += np.bincount(bins[y], minlength=AUC_BINS)
+        hist[0] += np.bincount(bins[~y], minlength=AUC_BINS)
+
+    def metrics(self) -> dict[str, float]:
+        if not self.n:
+            raise ValueError("no swipes to evaluate")
+        out = {
+            "like_auc": round(auc_from_histograms(*self._hist["like"][::-1]), 6),
+            "like_log_loss": round(self.log_loss / self.n, 6),
+            "like_brier": round(self.brier / self.n, 6),
+            "like_rate": round(self.positives / self.n, 6),
+        }
+        if "weighted" in self._hist:
+            out["weighted_like_auc"] = round(auc_from_histograms(*self._hist["weighted"][::-1]), 6)
+        return out
+
+
 def like_metrics(labels: np.ndarray, p_like: np.ndarray) -> dict[str, float]:
-    """How well P(like) predicts the held-out swipes."""
-    p = np.clip(p_like, 1e-6, 1 - 1e-6)
-    return {
-        "like_auc": round(float(roc_auc_score(labels, p)), 6),
-        "like_log_loss": round(float(log_loss(labels, p, labels=[0, 1])), 6),
-        "like_brier": round(float(brier_score_loss(labels, p)), 6),
-        "like_rate": round(float(labels.mean()), 6),
-    }
+    """How well P(like) predicts the held-out swipes (LikeTally over them at once)."""
+    return LikeTally().add(labels, p_like).metrics()
 
 
 def fit(rows: PairRows, cfg: TrainConfig) -> CalibratedClassifierCV:

@@ -6,7 +6,9 @@
    `ScalingConfig` from the config, a GPU each when Ray has them), checkpointing every
    `checkpoint_every` rounds under `checkpoint_dir`; a rerun of the same run name resumes.
 3. Calibration (isotonic or sigmoid) is fitted on fold 0 of the training window, which the
-   booster did not see; that fold and the held-out window are scored on Ray Data in one pass.
+   booster did not see (on at most CALIBRATION_ROWS of it, a sample fixed by each row's
+   features). Both are scored on Ray Data; the held-out window's scores stream through
+   `train.LikeTally` a batch at a time, so the driver's memory does not grow with the history.
 4. The calibrated booster (`matching.core.ml.boosted.BoostedClassifier`) is published in
    today's artifact format (`train.publish`): serving and the promotion gate take it as they
    take the scikit-learn model.
@@ -25,7 +27,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import ray
 import xgboost
-from sklearn.metrics import roc_auc_score
 
 from matching.core.ml import artifacts
 from matching.core.ml.boosted import BoostedClassifier, calibrate, fit_calibrator
@@ -38,11 +39,15 @@ from training.jobs import init_ray
 from training.pair_dataset import LABEL, WEIGHT, Featurize, PairContext, PairDataset
 from training.pairs_data import Window, load_people
 from training.pgdata import read_postgres
-from training.train import InsufficientHistory, TrainConfig, check_counts, like_metrics, publish
+from training.train import InsufficientHistory, LikeTally, TrainConfig, check_counts, publish
 
 log = logging.getLogger(__name__)
 CALIBRATION_FOLD = 0
+# The calibrator (one score in, P(like) out) is fitted on this many rows of its fold at most:
+# a curve of one variable needs no more, and the driver holds them.
+CALIBRATION_ROWS = 500_000
 _COLUMNS = [*PAIR_FEATURES, LABEL, WEIGHT]
+_STREAM_ROWS = 65_536  # held-out rows per batch through the driver's tally
 
 
 async def _people(settings: Settings, embedder: str) -> Any:
@@ -237,18 +242,61 @@ def _raw_scores(batch: pa.Table, model: BoostedClassifier) -> dict[str, Any]:
     }
 
 
-def _calibration_or_test(batch: pa.Table) -> pa.Table:
-    fold = pc.and_(batch.column("train"), pc.equal(batch.column("fold"), CALIBRATION_FOLD))
-    return batch.filter(pc.or_(fold, pc.invert(batch.column("train"))))
+# odd multipliers of row_fraction's hash, one per column
+_ODD = np.random.default_rng(0).integers(1, 1 << 62, size=len(PAIR_FEATURES) + 2, dtype=np.uint64)
+_ODD |= np.uint64(1)
 
 
-def score(dataset: PairDataset, model: BoostedClassifier) -> Any:
-    """The booster's raw P(like) for the calibration fold and the held-out window, predicted
-    on Ray workers; a frame of five numbers a row is what comes back to the driver."""
+def row_fraction(rows: np.ndarray) -> np.ndarray:
+    """A number in [0, 1) per row from its values alone (a hash), so a sample taken by it is
+    the same rows whatever the blocks and their order."""
+    u = np.ascontiguousarray(rows, dtype=np.float64).view(np.uint64)
+    h = np.bitwise_xor.reduce(u * _ODD[: u.shape[1]], axis=1)
+    h ^= h >> np.uint64(33)
+    h *= np.uint64(0xFF51AFD7ED558CCD)
+    h ^= h >> np.uint64(33)
+    out: np.ndarray = (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+    return out
+
+
+def _calibration_sample(batch: pa.Table, fraction: float) -> pa.Table:
+    fold = batch.filter(
+        pc.and_(batch.column("train"), pc.equal(batch.column("fold"), CALIBRATION_FOLD))
+    )
+    if fraction >= 1.0 or fold.num_rows == 0:
+        return fold
+    rows = np.column_stack([fold.column(n).to_numpy() for n in PAIR_FEATURES])
+    return fold.filter(pa.array(row_fraction(rows) < fraction))
+
+
+def _held_out(batch: pa.Table) -> pa.Table:
+    return batch.filter(pc.invert(batch.column("train")))
+
+
+def _scored(dataset: PairDataset, model: BoostedClassifier, pick: Any) -> ray.data.Dataset:
+    """The booster's raw P(like) (with label, weight and the weighted score) of the rows
+    `pick` keeps, predicted on Ray workers."""
     ds = ray.data.read_parquet(dataset.data, columns=[*_COLUMNS, "train", "fold"])
-    picked = ds.map_batches(_calibration_or_test, batch_format="pyarrow")
     scores = functools.partial(_raw_scores, model=model)
-    return picked.map_batches(scores, batch_format="pyarrow").to_pandas()
+    return ds.map_batches(pick, batch_format="pyarrow").map_batches(scores, batch_format="pyarrow")
+
+
+def calibration_rows(dataset: PairDataset, model: BoostedClassifier, fold_rows: int) -> Any:
+    """The calibration fold's scored rows, CALIBRATION_ROWS of them at most (expected)."""
+    fraction = min(1.0, CALIBRATION_ROWS / max(fold_rows, 1))
+    pick = functools.partial(_calibration_sample, fraction=fraction)
+    return _scored(dataset, model, pick).to_pandas()
+
+
+def held_out_metrics(dataset: PairDataset, model: BoostedClassifier, calibrator: Any) -> Any:
+    """`LikeTally` over the held-out window, streamed: one batch in the driver at a time."""
+    tally = LikeTally()
+    batches = _scored(dataset, model, _held_out).iter_batches(
+        batch_size=_STREAM_ROWS, batch_format="numpy"
+    )
+    for b in batches:
+        tally.add(b[LABEL], calibrate(calibrator, b["raw"]), b["ab_score"])
+    return tally.metrics()
 
 
 def train_ray(settings: Settings, cfg: TrainConfig) -> dict[str, Any]:
@@ -267,16 +315,13 @@ def train_ray(settings: Settings, cfg: TrainConfig) -> dict[str, Any]:
     storage = cfg.checkpoint_dir or str((settings.index.artifacts_dir / "ray_train").resolve())
     name = f"train-{dataset.manifest['version']}"
     raw = fit_booster(_rows(dataset, train=True, calibration=False), cfg, storage, name)
-    scored = score(dataset, BoostedClassifier(raw, None, len(PAIR_FEATURES)))
-    fold, held_out = scored[scored["train"]], scored[~scored["train"]]
+    booster = BoostedClassifier(raw, None, len(PAIR_FEATURES))
+    fold = calibration_rows(dataset, booster, found["train_swipes"] // cfg.calibration_folds)
     calibrator = fit_calibrator(
         cfg.calibration, fold["raw"].to_numpy(), fold[LABEL].to_numpy(), fold[WEIGHT].to_numpy()
     )
     estimator = BoostedClassifier(raw, calibrator, len(PAIR_FEATURES))
-    p_like = calibrate(calibrator, held_out["raw"].to_numpy())  # estimator.predict_proba's
-    metrics = like_metrics(held_out[LABEL].to_numpy(), p_like)
-    weighted = roc_auc_score(held_out[LABEL], held_out["ab_score"])
-    metrics["weighted_like_auc"] = round(float(weighted), 6)
+    metrics = held_out_metrics(dataset, booster, calibrator)  # estimator.predict_proba's
     about = {
         "estimator": f"XGBoost on Ray Train ({cfg.workers} workers), {cfg.calibration} "
         f"calibration on fold {CALIBRATION_FOLD} of {cfg.calibration_folds}",
