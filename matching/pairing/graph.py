@@ -127,7 +127,7 @@ def candidate_edges(
     array form of `acceptable`) checks a whole batch's fetched rows at once, and each seeker
     keeps its first top-k acceptable ones in similarity order. Those still short after the
     last round (very restrictive preferences, or few who accept them) are searched exactly:
-    the rule over the whole pool for a block of them at once, then one masked search each.
+    most of the rule over the whole pool for a block of them at once, then masked searches.
     So each seeker gets the top-k acceptable others either way. `rule` is built here unless
     the caller holds one for these seekers and exclusions (a Ray actor's shards).
     """
@@ -197,14 +197,27 @@ def _exact(
     s: PairingSettings,
     kept: dict[int, list[tuple[int, float]]],
 ) -> None:
-    """Top-k acceptable others of each seeker in `block`, exactly: the rule over the whole
-    pool for the block at once, then one search under each seeker's row of it (best
-    first, so exactly the best acceptable ones)."""
+    """Top-k acceptable others of each seeker in `block`, exactly: most of the rule
+    (`PairRule.most`) over the whole pool for the block at once, then per seeker the best
+    rows under that mask, each checked by the rest of the rule (radii, named terms) and
+    struck from the mask, fetching more until k are kept or nobody is left. Rows are taken
+    best-first under a shrinking mask, so the kept ones are exactly the best acceptable."""
     everyone = np.arange(index.index.ntotal, dtype=np.int64)[None, :]
-    passing = rule.ok(np.asarray(block, dtype=np.int64)[:, None], everyone)
+    masks = rule.most(np.asarray(block, dtype=np.int64)[:, None], everyone)
     for q, i in enumerate(block):
-        rows, sims = index.index.search(vectors[i], s.top_k, passing[q])
-        kept[i] = list(zip(rows.tolist(), sims.tolist(), strict=True))
+        mask = masks[q]
+        mask[rule.excluded_for(i)] = False
+        out: list[tuple[int, float]] = []
+        fetch = s.top_k * 2
+        while len(out) < s.top_k:
+            rows, sims = index.index.search(vectors[i], fetch, mask)
+            good = rule.rest(np.full(len(rows), i, dtype=np.int64), rows)
+            out += zip(rows[good].tolist(), sims[good].tolist(), strict=True)
+            mask[rows] = False
+            if len(rows) < fetch:
+                break
+            fetch *= 4
+        kept[i] = out[: s.top_k]
 
 
 def merge(shards: Iterable[Sequence[Edge]]) -> list[Edge]:

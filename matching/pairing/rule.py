@@ -13,8 +13,9 @@ itself, so both forms draw the edge at the same place.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -50,12 +51,38 @@ class _Sets:
         self.empty = np.array([c == 0 for c in codes], dtype=bool)
         self.used = not bool(self.empty.all())  # some row names a value
 
-    def meets(self, have: _Sets, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
-        """Row ia's set is empty ("any") or shares a value with row ib's set in `have`."""
-        out = self.empty[ia]
+    def shares(self, have: _Sets, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        """Row ia's set shares a value with row ib's set in `have` (an empty set asks
+        nothing: the caller tests only the rows that ask)."""
+        out: np.ndarray | None = None
         for mine, theirs in zip(self.words, have.words, strict=True):
-            out = out | ((mine[ia] & theirs[ib]) != 0)
+            hit = (mine[ia] & theirs[ib]) != 0
+            out = hit if out is None else out | hit
+        assert out is not None
         return out
+
+
+def _where(
+    out: np.ndarray,
+    ia: np.ndarray,
+    ib: np.ndarray,
+    asks: np.ndarray,
+    test: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> None:
+    """out &= test(ia, ib) where asks[ia], and nothing elsewhere: over only the rows (ia a
+    column of seekers) or columns (ia a row of the pool) that ask, so a test few people ask
+    costs little over a (seekers x pool) block."""
+    flag = asks[ia]
+    if not flag.any():
+        return
+    if ia.ndim == 2 and ia.shape[1] == 1 and ia.shape[0] == out.shape[0]:
+        rows = np.flatnonzero(flag[:, 0])
+        out[rows] &= test(ia[rows], ib if ib.shape[0] == 1 else ib[rows])
+    elif ia.ndim == 2 and ia.shape[0] == 1 and ia.shape[1] == out.shape[1] > 1:
+        cols = np.flatnonzero(flag[0])
+        out[:, cols] &= test(ia[:, cols], ib if ib.shape[1] == 1 else ib[:, cols])
+    else:
+        out &= ~flag | test(ia, ib)
 
 
 def _vocab(*groups: Iterable[Iterable[str | None]]) -> dict[str, int]:
@@ -168,7 +195,8 @@ class PairRule:
         self.p_size = _Sets([x.company_sizes for x in prefs], size)
         self.p_age_min = _nan(x.age_min for x in prefs)
         self.p_age_max = _nan(x.age_max for x in prefs)
-        self.p_aged = not bool(np.isnan(self.p_age_min).all() and np.isnan(self.p_age_max).all())
+        self.p_asks_age = ~(np.isnan(self.p_age_min) & np.isnan(self.p_age_max))
+        self.p_aged = bool(self.p_asks_age.any())
         self.x_colleagues = np.array([x.exclude_colleagues for x in prefs], dtype=bool)
         self.x_competitors = np.array([x.exclude_competitors for x in prefs], dtype=bool)
         self.p_radius = _Radius([
@@ -184,7 +212,8 @@ class PairRule:
         self.c_job = _Sets([c.job_levels for c in crit], job)
         self.c_age_min = _nan(c.age_min for c in crit)
         self.c_age_max = _nan(c.age_max for c in crit)
-        self.c_aged = not bool(np.isnan(self.c_age_min).all() and np.isnan(self.c_age_max).all())
+        self.c_asks_age = ~(np.isnan(self.c_age_min) & np.isnan(self.c_age_max))
+        self.c_aged = bool(self.c_asks_age.any())
         self.c_radius = _Radius([
             (c.latitude, c.longitude, c.max_distance_km)
             if c.max_distance_km is not None and c.latitude is not None
@@ -198,13 +227,12 @@ class PairRule:
         """Whether seeker ia and seeker ib may be paired, element-wise over the broadcast of
         the two position arrays (e.g. (seekers, 1) against (1, pool) or (seekers, fetched))."""
         ia, ib = np.asarray(ia), np.asarray(ib)
-        out = (self.uid[ia] != self.uid[ib]) & self._cheap(ia, ib) & self._cheap(ib, ia)
-        shape = out.shape
+        out = self.most(ia, ib)
         if not out.any():
             return out
-        a = np.broadcast_to(ia, shape)[out]
-        b = np.broadcast_to(ib, shape)[out]
-        keep = self._costly(a, b) & self._costly(b, a)
+        a = np.broadcast_to(ia, out.shape)[out]
+        b = np.broadcast_to(ib, out.shape)[out]
+        keep = self.rest(a, b)
         if len(self.excluded):
             keys = a * self.n + b
             at = np.minimum(np.searchsorted(self.excluded, keys), len(self.excluded) - 1)
@@ -212,8 +240,29 @@ class PairRule:
         out[out] = keep
         return out
 
+    def most(self, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        """The rule but for radii, named terms and exclusions (`rest`): a superset of `ok`,
+        for a search that checks the rest on the few rows it fetches."""
+        theirs = (  # the pool's asks of a block of seekers: rows of the pool compact best
+            self._cheap(ib.T, ia.T).T
+            if ia.ndim == 2 and ib.ndim == 2 and ia.shape[1] == 1 and ib.shape[0] == 1
+            else self._cheap(ib, ia)
+        )
+        return (self.uid[ia] != self.uid[ib]) & self._cheap(ia, ib) & theirs
+
+    def rest(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Radii and named terms both ways, over 1-d arrays of pairs that passed `most`."""
+        return self._costly(a, b) & self._costly(b, a)
+
+    def excluded_for(self, i: int) -> np.ndarray:
+        """The positions seeker i is excluded from (blocks, recent partners)."""
+        lo, hi = np.searchsorted(self.excluded, [i * self.n, (i + 1) * self.n])
+        out: np.ndarray = self.excluded[lo:hi] - i * self.n
+        return out
+
     def _cheap(self, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
-        """ia's preferences and criteria met by ib, but for radii and named terms."""
+        """ia's preferences and criteria met by ib, but for radii and named terms. Each
+        test runs only where ia asks it (rows or columns of a (seekers x pool) block)."""
         out = np.ones(np.broadcast_shapes(ia.shape, ib.shape), dtype=bool)
         for want, have in (
             (self.p_lang, self.lang),
@@ -227,21 +276,35 @@ class PairRule:
             (self.c_job, self.job),
         ):
             if want.used:
-                out &= want.meets(have, ia, ib)
-        age = self.age[ib]
+                _where(out, ia, ib, ~want.empty, functools.partial(want.shares, have))
         if self.p_aged:
-            out &= within_age_array(self.p_age_min[ia], self.p_age_max[ia], age)
-        if self.c_aged:  # an unknown age meets no bound
-            low, high = self.c_age_min[ia], self.c_age_max[ia]
-            out &= np.isnan(low) | (age >= low)
-            out &= np.isnan(high) | (age <= high)
-        mine, theirs = self.company[ia], self.company[ib]
+            _where(out, ia, ib, self.p_asks_age, self._in_age_range)
+        if self.c_aged:
+            _where(out, ia, ib, self.c_asks_age, self._in_age_bounds)
         if self.x_colleagues.any():
-            out &= ~(self.x_colleagues[ia] & (mine != 0) & (mine == theirs))
+            _where(out, ia, ib, self.x_colleagues & (self.company != 0), self._not_colleague)
         if self.x_competitors.any():
-            rival = (self.sector[ia] != 0) & (self.sector[ia] == self.sector[ib])
-            rival &= (mine != 0) & (theirs != 0) & (mine != theirs)
-            out &= ~(self.x_competitors[ia] & rival)
+            asks = self.x_competitors & (self.company != 0) & (self.sector != 0)
+            _where(out, ia, ib, asks, self._not_competitor)
+        return out
+
+    def _in_age_range(self, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        return within_age_array(self.p_age_min[ia], self.p_age_max[ia], self.age[ib])
+
+    def _in_age_bounds(self, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        """SearchFilters' ages: an unknown age meets no bound."""
+        age, low, high = self.age[ib], self.c_age_min[ia], self.c_age_max[ia]
+        out: np.ndarray = (np.isnan(low) | (age >= low)) & (np.isnan(high) | (age <= high))
+        return out
+
+    def _not_colleague(self, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        out: np.ndarray = self.company[ia] != self.company[ib]
+        return out
+
+    def _not_competitor(self, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+        mine, theirs = self.company[ia], self.company[ib]
+        same_sector = self.sector[ia] == self.sector[ib]
+        out: np.ndarray = ~(same_sector & (theirs != 0) & (mine != theirs))
         return out
 
     def _costly(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
