@@ -19,11 +19,13 @@ from matching.core.domain.person import Person
 from matching.core.retrieval.candidates import CandidateIndex
 from matching.core.settings import IndexSettings, PairingSettings
 from matching.core.storage.profiles import IndexedPerson
+from matching.pairing.rule import PairRule
 
 # Fetched per seeker in each round of the batched search, as multiples of top-k; those still
 # short of top-k acceptable others after the last are searched exactly.
 ROUNDS = (4, 16, 64)
 BATCH = 1024  # queries per batched search (bounds the (queries x fetch) result arrays)
+EXACT_BLOCK = 256  # seekers per exact search's rule over the pool ((block x pool) arrays)
 Edge = tuple[int, int, float]  # (i, j, score) with i < j, positions in the cycle's seekers
 
 
@@ -116,40 +118,37 @@ def candidate_edges(
     rows: Sequence[int],
     excluded: Mapping[UUID, set[UUID]],
     s: PairingSettings,
+    rule: PairRule | None = None,
 ) -> list[Edge]:
     """The edges found from the seekers at `rows` (one shard of the search).
 
     Batched searches over-fetch a growing multiple of top-k nearest (ROUNDS) for the
-    seekers still short of top-k acceptable others; each seeker's fetched rows go through
-    the store's vectorised filter mask first (both-way preferences, its criteria), then the
-    exact rule in similarity order until top-k are kept. A seeker still short after the last
-    round (very restrictive preferences) is searched exactly under the full mask. So each
-    seeker gets the top-k acceptable others either way, and the cost per seeker stays
-    bounded by the rounds, not by the pool's size.
+    seekers still short of top-k acceptable others; the pair rule (`rule.PairRule`, the
+    array form of `acceptable`) checks a whole batch's fetched rows at once, and each seeker
+    keeps its first top-k acceptable ones in similarity order. Those still short after the
+    last round (very restrictive preferences, or few who accept them) are searched exactly:
+    most of the rule over the whole pool for a block of them at once, then masked searches.
+    So each seeker gets the top-k acceptable others either way. `rule` is built here unless
+    the caller holds one for these seekers and exclusions (a Ray actor's shards).
     """
-    position = {seeker.user_id: i for i, seeker in enumerate(seekers)}
-    vectors = np.stack([seeker.vector for seeker in seekers]) if seekers else None
+    if not seekers:
+        return []
+    rule = rule if rule is not None else PairRule(seekers, excluded)
+    vectors = np.stack([seeker.vector for seeker in seekers])
     kept: dict[int, list[tuple[int, float]]] = {}
     pending = list(rows)
     for multiple in ROUNDS:
-        if not pending or vectors is None:
+        if not pending:
             break
         fetch = s.top_k * multiple + 1  # + itself
         short = []
         for start in range(0, len(pending), BATCH):
             chunk = pending[start : start + BATCH]
             found, scores = index.index.search_batch(vectors[chunk], fetch)
-            for q, i in enumerate(chunk):
-                mine, complete = _acceptable_nearest(
-                    seekers, index, i, found[q], scores[q], excluded, s
-                )
-                if complete:
-                    kept[i] = mine
-                else:
-                    short.append(i)
+            short += _acceptable_nearest(chunk, found, scores, index, rule, s, kept)
         pending = short
-    for i in pending:
-        kept[i] = _exact(seekers[i], seekers, index, position, excluded, s)
+    for start in range(0, len(pending), EXACT_BLOCK):
+        _exact(pending[start : start + EXACT_BLOCK], vectors, index, rule, s, kept)
     edges: dict[tuple[int, int], float] = {}
     for i in rows:
         a = seekers[i]
@@ -161,62 +160,64 @@ def candidate_edges(
 
 
 def _acceptable_nearest(
-    seekers: Sequence[Seeker],
-    index: CandidateIndex,
-    i: int,
+    chunk: list[int],
     found: np.ndarray,
     scores: np.ndarray,
-    excluded: Mapping[UUID, set[UUID]],
+    index: CandidateIndex,
+    rule: PairRule,
     s: PairingSettings,
-) -> tuple[list[tuple[int, float]], bool]:
-    """Seeker i's top-k acceptable others among its fetched rows (best first), and whether
-    that is final: k of them were found, or the fetch reached every row there is."""
-    a = seekers[i]
+    kept: dict[int, list[tuple[int, float]]],
+) -> list[int]:
+    """Each seeker's top-k acceptable others among its fetched rows (best first) into
+    `kept` where that is final: k of them were found, or the fetch reached every row there
+    is. Returns the seekers still short."""
+    me = np.asarray(chunk, dtype=np.int64)[:, None]
     valid = found >= 0
-    rows, sims = found[valid], scores[valid]
-    exhausted = len(rows) < len(found) or len(found) >= index.index.ntotal  # saw every row
-    passing = index.store.mask_for(a.person, a.criteria, rows=rows)  # a superset
-    out: list[tuple[int, float]] = []
-    for j, similarity in zip(rows[passing].tolist(), sims[passing].tolist(), strict=True):
-        if j != i and acceptable(a, seekers[j], excluded):
-            out.append((j, float(similarity)))
-            if len(out) == s.top_k:
-                return out, True
-    return out, exhausted
+    passing = valid & (found != me) & rule.ok(me, np.where(valid, found, me))
+    rank = np.cumsum(passing, axis=1)
+    count = rank[:, -1] if rank.shape[1] else np.zeros(len(chunk), dtype=np.int64)
+    # saw every row: the fetch came back short, or asked for the whole index
+    exhausted = ~valid.all(axis=1) | (found.shape[1] >= index.index.ntotal)
+    take = passing & (rank <= s.top_k)
+    short = []
+    for q, i in enumerate(chunk):
+        if count[q] >= s.top_k or exhausted[q]:
+            cols = np.flatnonzero(take[q])
+            kept[i] = list(zip(found[q, cols].tolist(), scores[q, cols].tolist(), strict=True))
+        else:
+            short.append(i)
+    return short
 
 
 def _exact(
-    a: Seeker,
-    seekers: Sequence[Seeker],
+    block: list[int],
+    vectors: np.ndarray,
     index: CandidateIndex,
-    position: Mapping[UUID, int],
-    excluded: Mapping[UUID, set[UUID]],
+    rule: PairRule,
     s: PairingSettings,
-) -> list[tuple[int, float]]:
-    """Top-k acceptable others, exactly: best first under the store's filter mask (both-way
-    preferences, a's criteria), each checked by the exact rule (which adds the others'
-    criteria and the exclusions) and struck from the mask, fetching more until k are kept or
-    nobody is left. Rows are taken best-first under a shrinking mask, so the kept ones are
-    exactly the best acceptable ones."""
-    mask = index.store.mask_for(a.person, a.criteria)
-    for other in excluded.get(a.user_id, ()):
-        row = position.get(other)
-        if row is not None:
-            mask[row] = False
-    out: list[tuple[int, float]] = []
-    fetch = s.top_k * 2
-    while len(out) < s.top_k:
-        rows, sims = index.index.search(a.vector, fetch, mask)
-        for j, similarity in zip(rows.tolist(), sims.tolist(), strict=True):
-            mask[j] = False
-            if acceptable(a, seekers[j], excluded):
-                out.append((j, float(similarity)))
-                if len(out) == s.top_k:
-                    break
-        if len(rows) < fetch:
-            break
-        fetch *= 4
-    return out
+    kept: dict[int, list[tuple[int, float]]],
+) -> None:
+    """Top-k acceptable others of each seeker in `block`, exactly: most of the rule
+    (`PairRule.most`) over the whole pool for the block at once, then per seeker the best
+    rows under that mask, each checked by the rest of the rule (radii, named terms) and
+    struck from the mask, fetching more until k are kept or nobody is left. Rows are taken
+    best-first under a shrinking mask, so the kept ones are exactly the best acceptable."""
+    everyone = np.arange(index.index.ntotal, dtype=np.int64)[None, :]
+    masks = rule.most(np.asarray(block, dtype=np.int64)[:, None], everyone)
+    for q, i in enumerate(block):
+        mask = masks[q]
+        mask[rule.excluded_for(i)] = False
+        out: list[tuple[int, float]] = []
+        fetch = s.top_k * 2
+        while len(out) < s.top_k:
+            rows, sims = index.index.search(vectors[i], fetch, mask)
+            good = rule.rest(np.full(len(rows), i, dtype=np.int64), rows)
+            out += zip(rows[good].tolist(), sims[good].tolist(), strict=True)
+            mask[rows] = False
+            if len(rows) < fetch:
+                break
+            fetch *= 4
+        kept[i] = out[: s.top_k]
 
 
 def merge(shards: Iterable[Sequence[Edge]]) -> list[Edge]:

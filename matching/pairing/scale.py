@@ -15,6 +15,7 @@ import numpy as np
 from matching.core.settings import PairingSettings
 from matching.pairing.graph import Edge, Seeker, build_index, candidate_edges, merge, symmetric
 from matching.pairing.plan import local_plan, partitioning, starving
+from matching.pairing.rule import PairRule
 from matching.pairing.solve import Batch, Pairing, Worker, pair
 
 # Below this many seekers a cycle is faster in one process than Ray's start-up and transfers.
@@ -23,8 +24,8 @@ ROWS_PER_BATCH = 2_000  # seekers per Ray Data batch: one batched FAISS call eac
 
 
 class SearchShard:
-    """A Ray Data actor: builds the cycle's index once, then finds the edges of each batch
-    of seeker rows."""
+    """A Ray Data actor: builds the cycle's index and pair rule once, then finds the edges
+    of each batch of seeker rows."""
 
     def __init__(self, seekers: Any, excluded: Any, settings: PairingSettings) -> None:
         import ray
@@ -32,11 +33,14 @@ class SearchShard:
         self._seekers: list[Seeker] = ray.get(seekers)
         self._excluded = symmetric(ray.get(excluded))
         self._index = build_index(self._seekers)
+        self._rule = PairRule(self._seekers, self._excluded)  # once, not per batch
         self._s = settings
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         rows = batch["id"].tolist()
-        edges = candidate_edges(self._seekers, self._index, rows, self._excluded, self._s)
+        edges = candidate_edges(
+            self._seekers, self._index, rows, self._excluded, self._s, rule=self._rule
+        )
         return {
             "i": np.array([e[0] for e in edges], dtype=np.int64),
             "j": np.array([e[1] for e in edges], dtype=np.int64),
