@@ -16,6 +16,10 @@ one float column per feature), `user_stats.npz` (the stats at the cutoff, the mo
 
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import tempfile
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +29,7 @@ from uuid import UUID
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.fs as pafs
 
 from matching.core.domain.person import Person
 from matching.core.ml import artifacts
@@ -205,26 +210,42 @@ class Featurize:
         return out
 
 
+def is_uri(location: str | Path) -> bool:
+    """An object-store (or any `pyarrow.fs`) URI such as s3://bucket/matching, not a path."""
+    return "://" in str(location)
+
+
 @dataclass(frozen=True)
 class PairDataset:
-    """A written pair dataset: its folder, the window and the stats at the cutoff."""
+    """A written pair dataset: its folder (a path, or a URI), the window and the stats at
+    the cutoff."""
 
-    folder: Path
+    folder: str
     window: Window
     stats: StatsTable
     manifest: dict[str, Any]
 
     @property
     def data(self) -> str:
-        return str(self.folder / DATA)
+        return f"{self.folder.rstrip('/')}/{DATA}"
 
     @classmethod
-    def load(cls, folder: Path) -> PairDataset:
-        manifest = artifacts.read_manifest(folder)
+    def load(cls, folder: str | Path) -> PairDataset:
+        if is_uri(folder):
+            fs, base = pafs.FileSystem.from_uri(str(folder))
+            try:
+                with fs.open_input_stream(f"{base}/{artifacts.MANIFEST}") as f:
+                    manifest = json.loads(f.read())
+            except FileNotFoundError as exc:  # no manifest: not (yet, or ever) complete
+                raise ValueError(f"pair dataset {folder} has no manifest") from exc
+            with fs.open_input_stream(f"{base}/{STATS_FILE}") as f:
+                stats = load_stats(io.BytesIO(f.read()))
+        else:
+            manifest = artifacts.read_manifest(Path(folder))
+            stats = load_stats(Path(folder) / STATS_FILE)
         if tuple(manifest.get("feature_names", ())) != PAIR_FEATURES:
             raise ValueError(f"pair dataset {folder} has other features than this code computes")
-        stats = load_stats(folder / STATS_FILE)
-        return cls(folder, Window.from_dict(manifest["window"]), stats, manifest)
+        return cls(str(folder), Window.from_dict(manifest["window"]), stats, manifest)
 
 
 def read_span(url: str, model_version: str) -> dict[str, Any]:
@@ -240,11 +261,35 @@ def read_stats(url: str, model_version: str, cutoff: datetime, prior: float) -> 
 
 
 def write(
-    root: Path, version: str, ds: Any, stats: StatsTable, manifest: dict[str, Any]
+    root: str | Path, version: str, ds: Any, stats: StatsTable, manifest: dict[str, Any]
 ) -> PairDataset:
-    """Write the featurised dataset and its stats as `<root>/pairs/<version>/`."""
-    tmp = artifacts.staging(root, KIND, version)
+    """Write the featurised dataset and its stats as `<root>/pairs/<version>/`: on a
+    filesystem staged and renamed into place; under a URI (an object store has no rename)
+    with the manifest written last, which a reader requires."""
+    manifest = {**manifest, "feature_names": list(PAIR_FEATURES)}
+    if is_uri(root):
+        return _write_remote(str(root).rstrip("/"), version, ds, stats, manifest)
+    tmp = artifacts.staging(Path(root), KIND, version)
     ds.write_parquet(str(tmp / DATA))
     save_stats(tmp / STATS_FILE, stats)
-    folder = artifacts.publish(tmp, {**manifest, "feature_names": list(PAIR_FEATURES)})
-    return PairDataset.load(folder)
+    return PairDataset.load(artifacts.publish(tmp, manifest))
+
+
+def _write_remote(
+    root: str, version: str, ds: Any, stats: StatsTable, manifest: dict[str, Any]
+) -> PairDataset:
+    uri = f"{root}/{KIND}/{version}"
+    fs, base = pafs.FileSystem.from_uri(uri)
+    ds.write_parquet(f"{uri}/{DATA}")  # by the Ray workers, straight to the store
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / STATS_FILE
+        save_stats(local, stats)
+        body = local.read_bytes()
+    with fs.open_output_stream(f"{base}/{STATS_FILE}") as out:
+        out.write(body)
+    # the data files' sha256 would mean reading them back through the driver: only the
+    # stats file (which the driver wrote) is summed; the Parquet files are Ray Data's own
+    text = artifacts.manifest_text(manifest, {STATS_FILE: hashlib.sha256(body).hexdigest()})
+    with fs.open_output_stream(f"{base}/{artifacts.MANIFEST}") as out:
+        out.write(text.encode())
+    return PairDataset.load(uri)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -91,7 +90,7 @@ def build_dataset(
         # from one actor: a full pool would starve the reads of CPUs on a small machine
         compute=ray.data.ActorPoolStrategy(min_size=1, max_size=cfg.workers),
     )
-    root = Path(cfg.dataset_dir) if cfg.dataset_dir else settings.index.artifacts_dir
+    root = cfg.dataset_dir or settings.index.artifacts_dir  # a path, or an object-store URI
     version = artifacts.new_version()
     manifest = {
         "version": version,
@@ -303,7 +302,7 @@ def train_ray(settings: Settings, cfg: TrainConfig) -> dict[str, Any]:
     """Build (or read) the pair dataset, fit, calibrate, evaluate and publish the model."""
     init_ray()
     if cfg.dataset:
-        dataset = PairDataset.load(Path(cfg.dataset))
+        dataset = PairDataset.load(cfg.dataset)
     else:
         embedder = cfg.embedding_model_version or model_version(model_path(settings.model))
         params = FeatureParams.from_settings(settings.matching)

@@ -63,7 +63,10 @@ def market(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings,
 def trained(market: tuple[Settings, int]) -> dict[str, Any]:
     """`matching jobs train` (Ray trainer) in its own process, as a RayJob runs it."""
     settings, _ = market
-    overrides = {**TRAIN_CONFIG, "max_iter": 40}
+    # the pair dataset under a URI, as on a cluster with an object store (file:// here: the
+    # same pyarrow.fs path, manifest written last, no rename)
+    store = f"file://{settings.index.artifacts_dir.parent / 'object-store'}"
+    overrides = {**TRAIN_CONFIG, "max_iter": 40, "dataset_dir": store}
     sets = [f"{k}={v}" for k, v in overrides.items()] + list(RAY)
     env = {
         **os.environ,
@@ -127,8 +130,9 @@ def test_the_parquet_rows_are_the_in_process_rows(
     settings, _ = market
     manifest = artifacts.read_manifest(Path(trained["folder"]))
     model = CompatibilityModel.load(Path(trained["folder"]))
-    folder = Path(manifest["pair_dataset"])
-    table = pq.read_table(folder / "data").to_pylist()
+    folder = manifest["pair_dataset"]
+    assert folder.startswith("file://") and "/object-store/pairs/" in folder
+    table = pq.read_table(f"{folder}/data").to_pylist()
     got = {(r["swiper"], r["swiped"]): r for r in table}
     hist = asyncio.run(_history(settings))
     window = Window.from_dict(manifest["window"])

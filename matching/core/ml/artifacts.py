@@ -74,16 +74,22 @@ def checksums(folder: Path) -> dict[str, str]:
 def publish(tmp: Path, manifest: dict[str, Any]) -> Path:
     """Write the manifest (with every file's sha256) last and rename into place: readers
     see all of it or nothing."""
+    body = manifest_text(manifest, checksums(tmp))
+    (tmp / MANIFEST).write_text(body)
+    final = tmp.parent / str(manifest["version"])
+    os.replace(tmp, final)
+    return final
+
+
+def manifest_text(manifest: dict[str, Any], sums: dict[str, str]) -> str:
+    """The manifest file's text: when and by which code, `manifest`, the files' sha256."""
     body: dict[str, Any] = {
         "created_at": datetime.now(UTC).isoformat(),
         "code_version": code_version(),
     }
     body.update(manifest)
-    body[CHECKSUMS] = checksums(tmp)
-    (tmp / MANIFEST).write_text(json.dumps(body, indent=2, sort_keys=True, default=str))
-    final = tmp.parent / str(body["version"])
-    os.replace(tmp, final)
-    return final
+    body[CHECKSUMS] = sums
+    return json.dumps(body, indent=2, sort_keys=True, default=str)
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:

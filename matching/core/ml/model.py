@@ -16,7 +16,7 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from uuid import UUID
 
 import joblib
@@ -69,7 +69,7 @@ def save_stats(path: Path, table: StatsTable) -> None:
     )
 
 
-def load_stats(path: Path) -> StatsTable:
+def load_stats(path: Path | BinaryIO) -> StatsTable:
     with np.load(path, allow_pickle=False) as data:
         ids = [UUID(bytes=row.tobytes()) for row in data["user_ids"]]
         rows = [tuple(int(c) for c in r) for r in data["counts"].tolist()]
